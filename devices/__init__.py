@@ -1,0 +1,1 @@
+"""Sans-IO instrument models: bytes in, replies with ready-times out."""

@@ -1,0 +1,1 @@
+"""hil: a multiprocess hardware-in-the-loop test harness for lab instruments."""
