@@ -1,0 +1,211 @@
+"""Building blocks of the Keithley command tables: options, wrappers, setting factories.
+
+Every handler runs after ``KeithleyInstrument.sync`` so that a query sees the
+readings and status conditions of its own device time (§6.4); the built-in
+engine commands (*STB?, :STAT:MEAS?, ...) are wrapped the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from devices.keithley.config import KeithleyConfig
+from devices.keithley.reading_format import format_count, format_nr3, format_vsource
+from devices.scpi import Call, Command, Raw, ScpiError
+from devices.scpi.common import common_commands, status_commands, system_commands
+from devices.scpi.formatting import format_bool, format_nr1
+from devices.scpi.parameters import Parameter
+from devices.scpi.status import StatusLayout
+
+if TYPE_CHECKING:
+    from devices.keithley.instrument import KeithleyInstrument
+
+Handler = Callable[["KeithleyInstrument", Call], Any]
+Locate = Callable[["KeithleyInstrument", Call], Any]
+Formatter = Callable[[Any], str]
+
+INFINITE = math.inf
+BOOL = format_bool
+NR1 = format_nr1
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """The configuration keys that change a command table (tables are cached per value)."""
+
+    model: str
+    nplc_limits: tuple[float, float] = (0.01, 10.0)
+    nplc_default: float = 1.0
+    nr3_plus: bool = False
+    infinite_style: str = "short"
+    vsource_alias: bool = True
+    vsource_format: str = "integer_when_integral"
+    aperture_on_6514: bool = False
+    per_function_filters: bool = False
+    save_slots_0_9: bool = False
+    opt_query: bool = False
+    separate_operate: bool = False
+    rlim_state_required: bool = False
+    lfr_on_6517b: bool = False
+    version_on_6514: bool = True
+    function_word_error: int = -224
+
+    @classmethod
+    def from_config(cls, config: KeithleyConfig) -> TableOptions:
+        """The table-relevant part of a configuration."""
+        return cls(
+            model=config.model,
+            nplc_limits=config.nplc_limits,
+            nplc_default=config.nplc_default,
+            nr3_plus=config.nr3_plus_sign,
+            infinite_style=config.fidelity_choice("F15"),
+            vsource_alias=config.vsource_alias,
+            vsource_format=config.vsource_reply_format,
+            aperture_on_6514=config.aperture_on_6514,
+            per_function_filters=config.fidelity_has("F31", "per_function_filters"),
+            save_slots_0_9=config.fidelity_has("F11", "sav_0_9"),
+            opt_query=config.fidelity_has("F11", "opt_query"),
+            separate_operate=config.fidelity_has("F18", "separate_operate_states"),
+            rlim_state_required=config.fidelity_has("F18", "rlim_state_required"),
+            lfr_on_6517b=config.fidelity_has("F40", "lfr_on_6517b"),
+            version_on_6514=not config.fidelity_has("F37", "no_version_6514"),
+            function_word_error=int(config.fidelity_choice("F6")),
+        )
+
+    @property
+    def b(self) -> bool:
+        """True for the 6517B personality."""
+        return self.model == "6517B"
+
+    def nr3(self, value: float) -> str:
+        """A real setting reply (§4.0)."""
+        return format_nr3(value, plus_sign=self.nr3_plus)
+
+    def nr3_derived(self, value: float) -> str:
+        """A computed real reply (aperture): always seven digits (§9.4)."""
+        return format_nr3(value, plus_sign=self.nr3_plus, exact=False)
+
+    def count(self, value: float) -> str:
+        """A count reply; INF per F15."""
+        return format_count(value, infinite_style=self.infinite_style,  # type: ignore[arg-type]
+                            plus_sign=self.nr3_plus)
+
+    def vsource(self, value: float) -> str:
+        """A V-source reply (§4.11)."""
+        return format_vsource(value, self.vsource_format)  # type: ignore[arg-type]
+
+
+def synced(command: Command[Any]) -> Command[Any]:
+    """The same command with ``sync`` run before its handlers."""
+
+    def wrap(handler: Handler | None) -> Handler | None:
+        if handler is None:
+            return None
+
+        def run(instrument: KeithleyInstrument, call: Call) -> Any:
+            instrument.sync(call)
+            return handler(instrument, call)
+
+        return run
+
+    return dataclasses.replace(command, on_set=wrap(command.on_set),
+                               on_query=wrap(command.on_query))
+
+
+def standard_commands(layout: StatusLayout, save_slots: int, options_query: bool
+                      ) -> list[Command[Any]]:
+    """The engine's built-in commands, synced."""
+    builtins = [*common_commands(save_slots, options_query), *system_commands(),
+                *status_commands(layout)]
+    result = []
+    for builtin in builtins:
+        if builtin.header == "*OPC":
+            builtin = dataclasses.replace(builtin, on_set=_arm_operation_complete)
+        elif builtin.header == "*CLS":
+            builtin = dataclasses.replace(builtin, on_set=_then_disarm(builtin.on_set))
+        result.append(synced(builtin))
+    return result
+
+
+def _arm_operation_complete(instrument: KeithleyInstrument, call: Call) -> None:
+    # The model settles *OPC itself, at the device time the trigger model goes idle,
+    # instead of letting the engine predict (and so run ahead) the acquisition.
+    instrument.arm_operation_complete(call)
+
+
+def _then_disarm(handler: Handler | None) -> Handler:
+    def run(instrument: KeithleyInstrument, call: Call) -> Any:
+        instrument.opc_armed = False
+        return handler(instrument, call) if handler is not None else None
+
+    return run
+
+
+def command(pattern: str, on_set: Handler | None = None, on_query: Handler | None = None,
+            params: Iterable[Parameter] = (), formatter: Formatter | None = None
+            ) -> Command[Any]:
+    """A synced command."""
+    return synced(Command(pattern, on_set=on_set, on_query=on_query, params=tuple(params),
+                          formatter=formatter))
+
+
+def field(pattern: str, parameter: Parameter, locate: Locate, attribute: str,
+          formatter: Formatter, *, after: Handler | None = None, query: bool = True,
+          convert: Callable[[Any], Any] | None = None) -> Command[Any]:
+    """A setting stored as ``locate(instrument, call).<attribute>``."""
+
+    def on_set(instrument: KeithleyInstrument, call: Call) -> None:
+        value = call.args[0] if convert is None else convert(call.args[0])
+        setattr(locate(instrument, call), attribute, value)
+        if after is not None:
+            after(instrument, call)
+
+    def on_query(instrument: KeithleyInstrument, call: Call) -> str:
+        return formatter(getattr(locate(instrument, call), attribute))
+
+    return command(pattern, on_set, on_query if query else None, (parameter,), formatter)
+
+
+def stored_only(pattern: str, default: str = "0", query: bool = True) -> Command[Any]:
+    """A node accepted and stored without behaviour (§4.10); the query echoes the text."""
+    key = pattern.upper()
+
+    def on_set(instrument: KeithleyInstrument, call: Call) -> None:
+        instrument.setup.stored[key] = "" if call.arg is None else str(call.arg)
+
+    def on_query(instrument: KeithleyInstrument, call: Call) -> str:
+        return instrument.setup.stored.get(key, default)
+
+    return command(pattern, on_set, on_query if query else None, (Raw(optional=True),))
+
+
+def failing(pattern: str, code: int, query: bool = True) -> Command[Any]:
+    """A node that always fails with ``code`` (``:ROUTe`` without a card → -241)."""
+
+    def fail(instrument: KeithleyInstrument, call: Call) -> Any:
+        raise ScpiError(code)
+
+    return command(pattern, fail, fail if query else None, (Raw(optional=True),))
+
+
+def parameter_is_word(call: Call) -> bool:
+    """Whether the unit's last parameter was a word (MIN/MAX/DEF/UP/DOWN), not a number."""
+    text = call.text.rstrip()
+    token = text.rsplit(None, 1)[-1] if " " in text or "\t" in text else ""
+    return bool(token) and token[0].isalpha()
+
+
+def sense(function: str) -> Locate:
+    """Locator of one function's settings."""
+    return lambda instrument, call: instrument.setup.functions[function]
+
+
+def filters(function: str | None) -> Locate:
+    """Locator of a function's filters (None: the active function, for 6514 globals)."""
+    if function is None:
+        return lambda instrument, call: instrument.setup.sense().filters
+    return lambda instrument, call: instrument.setup.functions[function].filters

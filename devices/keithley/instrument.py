@@ -1,0 +1,437 @@
+"""``KeithleyInstrument``: the state and timing core shared by the 6517B and 6514 models.
+
+The SCPI engine (``devices.scpi``) parses and sequences messages in host time; this
+class maps host time to device time (§6.1), runs the trigger model lazily up to the
+device time of every unit (``sync``), records readings into the buffer and the
+status registers, and implements the engine hooks (*RST, *TRG, *SAV/*RCL, *OPC).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from devices.keithley.commands_common import TableOptions
+from devices.keithley.config import KeithleyConfig
+from devices.keithley.measurement import Environment, Measurement
+from devices.keithley.ranges import Model, ModelLimits, model_limits, range_table
+from devices.keithley.reading import OVERFLOW_VALUE, Reading
+from devices.keithley.reading_format import (
+    ReadingFormat6514,
+    ReadingFormat6517B,
+    format_register,
+)
+from devices.keithley.signal import SignalSimulator
+from devices.keithley.state import Setup, preset_setup, rst_setup
+from devices.keithley.timing import DeviceClock, RealTimeClock, TimingModel
+from devices.keithley.trace import TraceBuffer, TraceSettings
+from devices.keithley.trigger import TriggerModel
+from devices.scpi import Call, CommandTable, EngineOptions, ScpiError, ScpiInstrument
+from devices.scpi.errors import ESR_OPC
+
+logger = logging.getLogger(__name__)
+
+#: Readings of one acquisition kept for ``READ?``/``FETCh?`` (a full 6517B buffer).
+MAX_ACQUISITION_READINGS = 50000
+SAVE_SLOTS = 10
+#: Code used internally for "end the message silently" (zero check ``no_reply``, §7.3).
+SILENT_ABORT = 0
+_RESET_PATTERNS = frozenset({"*RST", "*RCL", ":SYSTem:PRESet"})
+
+
+class SilentAbort(ScpiError):
+    """Ends the message without reply or error (§7.3 ``no_reply``)."""
+
+    def __init__(self) -> None:
+        super().__init__(SILENT_ABORT, "no reply", 0)
+
+
+class _Acquisition:
+    """The trigger model's device action: one reading through ``Measurement``."""
+
+    def __init__(self, instrument: KeithleyInstrument) -> None:
+        self.instrument = instrument
+        self.pending: Reading | None = None
+
+    def begin(self, start: float) -> float:
+        self.pending = self.instrument.measurement.take(start)
+        return self.pending.time
+
+    def commit(self) -> None:
+        reading, self.pending = self.pending, None
+        if reading is not None:
+            self.instrument.record(reading)
+
+    def discard(self) -> None:
+        self.pending = None
+
+
+class KeithleyInstrument(ScpiInstrument):
+    """State, timing and engine hooks of one emulated electrometer."""
+
+    model: Model
+
+    def __init__(self, config: KeithleyConfig, commands: CommandTable[Any], now: float = 0.0):
+        self.config = config
+        self.table_options = TableOptions.from_config(config)
+        self.model = config.model  # type: ignore[assignment]
+        self.limits: ModelLimits = model_limits(self.model)
+        self.timing = TimingModel.from_config(config)
+        self.clock = DeviceClock(config.speed, now)
+        self.rtc = RealTimeClock(config.rtc_epoch)
+        self.signals = SignalSimulator(dict(config.signals), config.seed, config.environment)
+        self.line_frequency = config.line_frequency
+        self.setup = self.default_setup("PRES")
+        self.saved: list[Setup] = [self.default_setup("RST") for _ in range(SAVE_SLOTS)]
+        self.posetup = "PRES" if config.power_on_state == "preset" else "RST"
+        self.trace = TraceBuffer(TraceSettings())
+        self.measurement = Measurement(
+            self.model, lambda: self.setup, self.signals, self.timing,
+            lambda: self.line_frequency, self._environment, config.zero_check_reading,
+        )
+        self.trigger_model = TriggerModel(
+            lambda: self.setup.layers(), _Acquisition(self), lambda: self.setup.continuous,
+            self._trigger_delay,
+        )
+        self.acquisition: list[Reading] = []
+        self.latest: Reading | None = None
+        self.fresh = False
+        self.read_pending = False
+        self.opc_armed = False
+        self.display_enabled = True
+        self.display_text: dict[int, tuple[str, bool]] = {}
+        self.remote_state = "LOC"
+        self.key = 0
+        self._formats: dict[tuple[Any, ...], ReadingFormat6517B | ReadingFormat6514] = {}
+        super().__init__(commands, options=self._engine_options())
+        self._install_silent_abort()
+        self.power_on(now)
+
+    # -- configuration ------------------------------------------------------------------
+
+    def _engine_options(self) -> EngineOptions:
+        config = self.config
+        return EngineOptions(
+            lenient=config.mode == "lenient",
+            error_queue_depth=config.error_queue_depth,
+            positive_error_plus=config.positive_error_plus,
+            overrun_error_code=config.overrun_error_code,
+            numeric_up_down=config.numeric_up_down,  # type: ignore[arg-type]
+            execution_errors_abort=config.fidelity_choice("F7") == "discard",
+            max_queued_characters=config.max_message_length,
+        )
+
+    def _install_silent_abort(self) -> None:
+        status = self.engine.status
+        report = status.report_error
+
+        def report_error(code: int, message: str | None = None,
+                         esr_bit: int | None = None) -> None:
+            if code != SILENT_ABORT:
+                report(code, message, esr_bit)
+
+        status.report_error = report_error  # type: ignore[method-assign]
+
+    def default_setup(self, which: str) -> Setup:
+        """A fresh *RST (``RST``) or :SYST:PRES (``PRES``) setup for this model."""
+        factory = rst_setup if which == "RST" else preset_setup
+        setup = factory(self.model, zero_check=self.config.zero_check_default)
+        for settings in setup.functions.values():
+            settings.nplc = self.config.nplc_default
+        if self.model == "6517B" and self.config.fidelity_has("F40", "hsc_default_on"):
+            setup.system.hsc = True
+        return setup
+
+    # -- time -------------------------------------------------------------------------------
+
+    def device_time(self, host: float) -> float:
+        """Device time of a unit executing at host time ``host``."""
+        return self.clock.device_time(host)
+
+    def finish(self, call: Call, device_end: float) -> None:
+        """The unit of ``call`` completes at device time ``device_end``."""
+        if self.clock.speed == 0:
+            self.clock.advance_to(device_end)
+        else:
+            call.finish_at(self.clock.host_time(device_end, call.time))
+
+    def sync(self, call: Call) -> float:
+        """Run the trigger model up to the unit's device time; return that time."""
+        t = self.clock.device_time(call.time)
+        if self.trigger_model.running:
+            self.trigger_model.advance(t)
+            self.update_operation_status()
+        if self.opc_armed and not self.trigger_model.running:
+            self.opc_armed = False
+            self.engine.status.set_event(ESR_OPC)
+        return t
+
+    def arm_operation_complete(self, call: Call) -> None:
+        """``*OPC``: ESR bit 0 is set when the trigger model is idle (§2.3)."""
+        self.opc_armed = True
+        self.sync(call)
+
+    def instantaneous_step(self) -> None:
+        """Speed 0: a finite acquisition completes; an infinite one advances one reading."""
+        model = self.trigger_model
+        if self.clock.speed != 0 or not model.running:
+            return
+        end = model.run_until_idle()
+        if end is None:
+            step = model.next_event_time()
+            before = self.measurement.reading_counter
+            while step is not None and self.measurement.reading_counter == before:
+                model.advance(step)
+                step = model.next_event_time()
+            end = model.cursor
+        self.clock.advance_to(end)
+        self.update_operation_status()
+
+    def receive(self, message: str, now: float) -> list[Any]:
+        """Execute one program message (§0.5); speed 0 steps acquisitions first (§6.1)."""
+        if not self.engine.blocked:
+            self.instantaneous_step()
+        return super().receive(message, now)
+
+    def poll(self, now: float) -> list[Any]:
+        """Replies released by unpredictable events (§0.5)."""
+        self.instantaneous_step()
+        return super().poll(now)
+
+    # -- engine hooks -------------------------------------------------------------------
+
+    def identity(self) -> str:
+        return self.config.idn()
+
+    def unit_duration(self, call: Call) -> float:
+        pattern = call.command.header
+        if pattern in _RESET_PATTERNS:
+            seconds = self.timing.reset_duration_s
+        elif call.is_query:
+            seconds = self.timing.query_latency_s
+        else:
+            return 0.0
+        if self.clock.speed == 0:
+            self.clock.advance_to(self.clock.device_time(call.time) + seconds)
+            return 0.0
+        return seconds / self.clock.speed
+
+    def reset(self, call: Call) -> None:
+        """*RST (§2.2, §4.13): *RST setup, trigger model aborted, no readings."""
+        self.load_setup(self.default_setup("RST"), self.sync(call))
+        self.forget_readings()
+
+    def preset(self, call: Call) -> None:
+        """:SYST:PRES (§4.9): front-panel defaults with INIT:CONT ON."""
+        self.load_setup(self.default_setup("PRES"), self.sync(call))
+
+    def save_setup(self, call: Call, slot: int) -> None:
+        self.saved[slot] = self.setup.clone()
+
+    def recall_setup(self, call: Call, slot: int) -> None:
+        self.load_setup(self.saved[slot].clone(), self.sync(call))
+
+    def load_setup(self, setup: Setup, t: float) -> None:
+        """Replace the setup; the trigger model is aborted (and restarts if continuous)."""
+        self.opc_armed = False
+        self.setup = setup
+        style = setup.format.sregister
+        self.engine.status.register_format = lambda value: format_register(int(value), style)
+        self.trigger_model.abort(t)
+        self.start_if_continuous(t)
+
+    def trigger(self, call: Call) -> None:
+        """*TRG: a BUS event for the waiting layer; -211 when nothing waits (F10)."""
+        t = self.sync(call)
+        if self.trigger_model.deliver("BUS", t):
+            self.update_operation_status()
+            return
+        if self.config.fidelity_choice("F10") == "error":
+            raise ScpiError(-211)
+
+    def installed_options(self) -> str:
+        return "0"
+
+    def operations_done_at(self, now: float) -> float | None:
+        model = self.trigger_model
+        if not model.running:
+            return now
+        end = model.run_until_idle()
+        self.update_operation_status()
+        if end is None:
+            return None
+        if self.clock.speed == 0:
+            self.clock.advance_to(end)
+            return now
+        return self.clock.host_time(end, now)
+
+    def on_device_clear(self, now: float) -> None:
+        self.read_pending = False
+
+    # -- acquisitions -------------------------------------------------------------------
+
+    def start_if_continuous(self, t: float) -> None:
+        """INIT:CONT ON while idle starts the trigger model."""
+        if self.setup.continuous and not self.trigger_model.running:
+            self.start_acquisition(t)
+        self.update_operation_status()
+
+    def start_acquisition(self, t: float) -> None:
+        """Leave idle (``:INIT``); the readings of this acquisition are collected anew."""
+        self.acquisition = []
+        self.trigger_model.start(t)
+        if self.clock.speed == 0:
+            self.instantaneous_step()
+        self.update_operation_status()
+
+    def forget_readings(self) -> None:
+        """No reading since *RST / :CONF (FETCh? → -230, DATA:LAT? → +9.9E37)."""
+        self.acquisition = []
+        self.latest = None
+        self.fresh = False
+
+    def record(self, reading: Reading) -> None:
+        """A reading completed: latest value, acquisition, buffer, status (§6.4)."""
+        self.measurement.committed()
+        self.latest = reading
+        self.fresh = True
+        if len(self.acquisition) >= MAX_ACQUISITION_READINGS:
+            del self.acquisition[0]
+        self.acquisition.append(reading)
+        self.trace.store(reading)
+        self.update_measurement_status(reading_available=True)
+
+    def _trigger_delay(self) -> float:
+        trigger = self.setup.trigger
+        if trigger.delay_auto:
+            sense = self.setup.sense()
+            return self.timing.settling_delay(self.setup.function, sense.range_nominal)
+        return trigger.delay
+
+    def _environment(self) -> Environment:
+        system = self.setup.system
+        env = self.signals.environment
+        source = self.setup.source
+        vsource = 0.0
+        if source.operate:
+            vsource = source.level
+            if source.limit_state:
+                vsource = max(-source.limit, min(source.limit, vsource))
+        return Environment(env.temperature_reading(system.tsc),
+                           env.humidity_reading(system.hsc), vsource)
+
+    # -- status -------------------------------------------------------------------------
+
+    def update_measurement_status(self, reading_available: bool | None = None) -> None:
+        """Recompute the measurement condition register (§2.6)."""
+        register = self.engine.status.register("measurement")
+        condition = register.condition
+        bits = _MEASUREMENT_BITS[self.model]
+        latest = self.latest
+        updates = {
+            "ROF": latest is not None and latest.overflow,
+            "BAV": self.trace.available,
+            "BHF": self.trace.half_full,
+            "BFL": self.trace.full,
+            "LID": not self.signals.interlock_closed,
+            "VSC": self.signals.vsource_compliance,
+        }
+        if reading_available is not None:
+            updates["RAV"] = reading_available
+        for name, value in updates.items():
+            bit = bits.get(name)
+            if bit is None:
+                continue
+            condition = condition | bit if value else condition & ~bit
+        register.set_condition(condition)
+
+    def update_operation_status(self) -> None:
+        """Operation condition: idle (bit 10); 6517B waiting for trigger/arm (bits 5/6)."""
+        model = self.trigger_model
+        condition = 0 if model.running else 1 << 10
+        if model.running and self.model == "6517B":
+            waiting = model.waiting_source()
+            if waiting is not None:
+                condition |= 1 << 5 if model.level == len(self.setup.arm) else 1 << 6
+        self.engine.status.register("operation").set_condition(condition)
+
+    # -- power ----------------------------------------------------------------------------
+
+    def power_on(self, now: float) -> None:
+        """Power-on state (§4.13): POSetup selection, cleared status, empty buffer."""
+        t = self.clock.device_time(now)
+        self.engine.power_on()
+        self.opc_armed = False
+        self.trigger_model.running = False
+        self.trigger_model.measuring_until = None
+        self.trace = TraceBuffer(TraceSettings())
+        self.measurement.timestamp_origin = t
+        self.measurement.reading_counter = 0
+        self.signals.power_on(t)
+        self.display_enabled = True
+        self.display_text = {}
+        self.forget_readings()
+        self.setup = self._power_on_setup()
+        self.update_measurement_status(reading_available=False)
+        self.start_if_continuous(t)
+
+    def _power_on_setup(self) -> Setup:
+        if self.posetup.startswith("SAV"):
+            return self.saved[int(self.posetup[3:])].clone()
+        return self.default_setup(self.posetup)
+
+    # -- replies --------------------------------------------------------------------------
+
+    def reading_format(self) -> ReadingFormat6517B | ReadingFormat6514:
+        """The formatter of the current ``FORM:ELEM`` and related settings (§5)."""
+        fmt = self.setup.format
+        system = self.setup.system
+        key = (fmt.elements, system.temperature_unit, system.tstamp_type)
+        formatter = self._formats.get(key)
+        if formatter is None:
+            if self.model == "6514":
+                formatter = ReadingFormat6514(
+                    frozenset(fmt.elements),
+                    not self.config.fidelity_has("F29", "median_no_filter_bit"))
+            else:
+                formatter = ReadingFormat6517B(
+                    frozenset(fmt.elements),
+                    special_value_style=self.config.special_value_style,  # type: ignore[arg-type]
+                    emit_channel=self.config.emit_channel,
+                    temperature_unit=system.temperature_unit,
+                    timestamp_type="RTC" if system.tstamp_type == "RTCL" else "REL",
+                    buffer_rnum_suffix=self.config.buffer_rnum_suffix,
+                    wrap_numbers=not self.config.fidelity_has("F30", "no_rnum_wrap"),
+                    rtc=self.rtc.at,
+                )
+            self._formats[key] = formatter
+        return formatter
+
+    def invalid_reading(self, t: float) -> Reading:
+        """The +9.9E37 (status O) reading of ``DATA:LAT?`` before any reading (F21)."""
+        sense = self.setup.sense()
+        return Reading(OVERFLOW_VALUE, "O", self.setup.function, sense.range_nominal,
+                       sense.digits, t, 0.0, 0)
+
+    def check_reading_reply(self) -> None:
+        """Zero check with ``no_reply``: reading queries stay silent (§7.3)."""
+        if self.setup.system.zero_check and self.config.zero_check_reading == "no_reply":
+            raise SilentAbort()
+
+    def range_reply(self, function: str) -> float:
+        """The value ``RANGe?`` reports (§4.3 ``range_readback``)."""
+        settings = self.setup.functions[function]
+        if self.config.range_readback == "as_set" and settings.range_as_set is not None \
+                and not settings.range_auto:
+            return settings.range_as_set
+        return range_table(self.model, function).by_nominal(settings.range_nominal).full_scale
+
+
+_MEASUREMENT_BITS: dict[str, dict[str, int]] = {
+    "6517B": {"ROF": 1, "RAV": 1 << 5, "BAV": 1 << 7, "BHF": 1 << 8, "BFL": 1 << 9,
+              "LID": 1 << 13, "VSC": 1 << 14},
+    "6514": {"RAV": 1 << 6, "ROF": 1 << 7, "BAV": 1 << 8, "BFL": 1 << 9},
+}
+
+INFINITE = math.inf

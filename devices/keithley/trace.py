@@ -1,0 +1,156 @@
+"""The TRACe reading buffer of spec §4.7, as a pure class."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from devices.keithley.reading import Reading
+
+
+@dataclass(slots=True)
+class TraceSettings:
+    """TRACe settings; *RST and :SYST:PRES leave them alone (§4.7)."""
+
+    points: int = 100
+    feed: str = "SENS1"
+    control: str = "NEV"
+    tstamp_format: str = "ABS"
+    elements: tuple[str, ...] = ()
+    pretrigger_source: str = "EXT"
+    pretrigger_percent: float = 0.0
+    pretrigger_readings: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BufferEntry:
+    """A stored reading with the auxiliary elements stored with it."""
+
+    reading: Reading
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DumpedReading:
+    """One reading as ``TRAC:DATA?`` reports it: position and buffer timestamp."""
+
+    reading: Reading
+    number: int
+    timestamp: float
+
+
+@dataclass(slots=True)
+class TraceBuffer:
+    """Stored readings and the feed-control rules (NEVer, NEXT, ALWays, PRETrigger)."""
+
+    settings: TraceSettings = field(default_factory=TraceSettings)
+    entries: deque[BufferEntry] = field(default_factory=deque)
+    filled_once: bool = False
+    pretriggered: bool = False
+    pre_count: int = 0
+
+    def store(self, reading: Reading) -> bool:
+        """Offer a completed reading to the buffer; return whether it was stored."""
+        control = self.settings.control
+        if control == "NEV":
+            return False
+        entry = BufferEntry(reading, self.settings.elements)
+        capacity = self.settings.points
+        if control == "NEXT" or (control == "PRET" and self.pretriggered):
+            self.entries.append(entry)
+            if len(self.entries) >= capacity:
+                self.filled_once = True
+                self.settings.control = "NEV"
+            return True
+        # ALWays, and PRETrigger before its event: circular.
+        if len(self.entries) >= capacity:
+            self.entries.popleft()
+        self.entries.append(entry)
+        if len(self.entries) >= capacity:
+            self.filled_once = True
+        return True
+
+    def pretrigger_event(self) -> bool:
+        """The pretrigger event arrived: keep the pre-trigger part, then fill the rest."""
+        if self.settings.control != "PRET" or self.pretriggered:
+            return False
+        pre = self._pretrigger_size()
+        while len(self.entries) > pre:
+            self.entries.popleft()
+        self.pre_count = len(self.entries)
+        self.pretriggered = True
+        self.filled_once = False
+        return True
+
+    def _pretrigger_size(self) -> int:
+        points = self.settings.points
+        if self.settings.pretrigger_readings:
+            return min(points, self.settings.pretrigger_readings)
+        return min(points, round(points * self.settings.pretrigger_percent / 100.0))
+
+    def clear(self) -> None:
+        """Delete all readings; BAV/BHF/BFL conditions become false."""
+        self.entries.clear()
+        self.filled_once = False
+        self.pretriggered = False
+        self.pre_count = 0
+
+    def set_points(self, points: int) -> None:
+        """Change the capacity, which clears the buffer (F24)."""
+        self.settings.points = points
+        self.clear()
+
+    def set_control(self, control: str) -> None:
+        """Change the feed control; choosing PRETrigger re-arms the pretrigger."""
+        self.settings.control = control
+        if control == "PRET":
+            self.pretriggered = False
+            self.pre_count = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def full(self) -> bool:
+        """BFL condition: the buffer holds ``POINts`` readings (ALWays: has filled once)."""
+        return self.filled_once or len(self.entries) >= self.settings.points
+
+    @property
+    def half_full(self) -> bool:
+        """BHF condition."""
+        return 2 * len(self.entries) >= self.settings.points and len(self.entries) > 0
+
+    @property
+    def available(self) -> bool:
+        """BAV condition: at least two readings stored (F38)."""
+        return len(self.entries) >= 2
+
+    def free_bytes(self, bytes_per_reading: int = 16) -> tuple[int, int]:
+        """``TRAC:FREE?``: bytes free and bytes in use."""
+        used = len(self.entries) * bytes_per_reading
+        return self.settings.points * bytes_per_reading - used, used
+
+    def stored_elements(self) -> set[str]:
+        """Auxiliary elements present in every stored reading."""
+        result: set[str] | None = None
+        for entry in self.entries:
+            items = set(entry.elements)
+            result = items if result is None else result & items
+            if not result:
+                return set()
+        return result or set()
+
+    def dump(self) -> Iterator[DumpedReading]:
+        """Stored readings oldest first with position and ABS/DELT timestamp (§5.3)."""
+        delta = self.settings.tstamp_format == "DELT"
+        first: float | None = None
+        previous = 0.0
+        offset = self.pre_count if self.pretriggered else 0
+        for index, entry in enumerate(self.entries):
+            t = entry.reading.time
+            if first is None:
+                first = previous = t
+            stamp = t - previous if delta else t - first
+            previous = t
+            yield DumpedReading(entry.reading, index - offset, stamp)
