@@ -1,8 +1,8 @@
-"""Building blocks of the Keithley command tables: options, wrappers, setting factories.
+"""Building blocks of the Keithley command tables: options and setting factories.
 
-Every handler runs after ``KeithleyInstrument.sync`` so that a query sees the
-readings and status conditions of its own device time (§6.4); the built-in
-engine commands (*STB?, :STAT:MEAS?, ...) are wrapped the same way.
+Every handler, the engine's built-in ones included (*STB?, :STAT:MEAS?, ...), runs
+after ``KeithleyInstrument.before_unit`` has brought the trigger model up to the
+unit's device time, so a query sees the readings and status of that time (§6.4).
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devices.keithley.config import KeithleyConfig
-from devices.keithley.reading_format import format_count, format_nr3, format_vsource
-from devices.scpi import Call, Command, Raw, ScpiError
+from devices.keithley.ranges import Model, ModelLimits, NumericLimit, model_limits
+from devices.keithley.reading_format import (
+    InfiniteStyle,
+    VsourceFormat,
+    format_count,
+    format_nr3,
+    format_vsource,
+)
+from devices.scpi import Call, Command, Numeric, Raw, ScpiError
 from devices.scpi.common import common_commands, status_commands, system_commands
 from devices.scpi.formatting import format_bool, format_nr1
 from devices.scpi.parameters import Parameter
@@ -37,13 +44,13 @@ NR1 = format_nr1
 class TableOptions:
     """The configuration keys that change a command table (tables are cached per value)."""
 
-    model: str
+    model: Model
     nplc_limits: tuple[float, float] = (0.01, 10.0)
     nplc_default: float = 1.0
     nr3_plus: bool = False
-    infinite_style: str = "short"
+    infinite_style: InfiniteStyle = "short"
     vsource_alias: bool = True
-    vsource_format: str = "integer_when_integral"
+    vsource_format: VsourceFormat = "integer_when_integral"
     aperture_on_6514: bool = False
     per_function_filters: bool = False
     save_slots_0_9: bool = False
@@ -62,7 +69,7 @@ class TableOptions:
             nplc_limits=config.nplc_limits,
             nplc_default=config.nplc_default,
             nr3_plus=config.nr3_plus_sign,
-            infinite_style=config.fidelity_choice("F15"),
+            infinite_style="nr3" if config.fidelity_choice("F15") == "nr3" else "short",
             vsource_alias=config.vsource_alias,
             vsource_format=config.vsource_reply_format,
             aperture_on_6514=config.aperture_on_6514,
@@ -81,6 +88,11 @@ class TableOptions:
         """True for the 6517B personality."""
         return self.model == "6517B"
 
+    @property
+    def limits(self) -> ModelLimits:
+        """The model's numeric limits (§4)."""
+        return model_limits(self.model)
+
     def nr3(self, value: float) -> str:
         """A real setting reply (§4.0)."""
         return format_nr3(value, plus_sign=self.nr3_plus)
@@ -91,34 +103,16 @@ class TableOptions:
 
     def count(self, value: float) -> str:
         """A count reply; INF per F15."""
-        return format_count(value, infinite_style=self.infinite_style,  # type: ignore[arg-type]
-                            plus_sign=self.nr3_plus)
+        return format_count(value, infinite_style=self.infinite_style, plus_sign=self.nr3_plus)
 
     def vsource(self, value: float) -> str:
         """A V-source reply (§4.11)."""
-        return format_vsource(value, self.vsource_format)  # type: ignore[arg-type]
-
-
-def synced(command: Command[Any]) -> Command[Any]:
-    """The same command with ``sync`` run before its handlers."""
-
-    def wrap(handler: Handler | None) -> Handler | None:
-        if handler is None:
-            return None
-
-        def run(instrument: KeithleyInstrument, call: Call) -> Any:
-            instrument.sync(call)
-            return handler(instrument, call)
-
-        return run
-
-    return dataclasses.replace(command, on_set=wrap(command.on_set),
-                               on_query=wrap(command.on_query))
+        return format_vsource(value, self.vsource_format)
 
 
 def standard_commands(layout: StatusLayout, save_slots: int, options_query: bool
                       ) -> list[Command[Any]]:
-    """The engine's built-in commands, synced."""
+    """The engine's built-in commands, with the model's own ``*OPC`` bookkeeping."""
     builtins = [*common_commands(save_slots, options_query), *system_commands(),
                 *status_commands(layout)]
     result = []
@@ -127,7 +121,7 @@ def standard_commands(layout: StatusLayout, save_slots: int, options_query: bool
             builtin = dataclasses.replace(builtin, on_set=_arm_operation_complete)
         elif builtin.header == "*CLS":
             builtin = dataclasses.replace(builtin, on_set=_then_disarm(builtin.on_set))
-        result.append(synced(builtin))
+        result.append(builtin)
     return result
 
 
@@ -145,12 +139,17 @@ def _then_disarm(handler: Handler | None) -> Handler:
     return run
 
 
+def numeric(limit: NumericLimit, **options: Any) -> Numeric:
+    """A ``Numeric`` parameter with the limits and *RST default of ``limit``."""
+    return Numeric(limit.minimum, limit.maximum, limit.default, **options)
+
+
 def command(pattern: str, on_set: Handler | None = None, on_query: Handler | None = None,
             params: Iterable[Parameter] = (), formatter: Formatter | None = None
             ) -> Command[Any]:
-    """A synced command."""
-    return synced(Command(pattern, on_set=on_set, on_query=on_query, params=tuple(params),
-                          formatter=formatter))
+    """A command of the Keithley tables."""
+    return Command(pattern, on_set=on_set, on_query=on_query, params=tuple(params),
+                   formatter=formatter)
 
 
 def field(pattern: str, parameter: Parameter, locate: Locate, attribute: str,
@@ -190,13 +189,6 @@ def failing(pattern: str, code: int, query: bool = True) -> Command[Any]:
         raise ScpiError(code)
 
     return command(pattern, fail, fail if query else None, (Raw(optional=True),))
-
-
-def parameter_is_word(call: Call) -> bool:
-    """Whether the unit's last parameter was a word (MIN/MAX/DEF/UP/DOWN), not a number."""
-    text = call.text.rstrip()
-    token = text.rsplit(None, 1)[-1] if " " in text or "\t" in text else ""
-    return bool(token) and token[0].isalpha()
 
 
 def sense(function: str) -> Locate:

@@ -11,9 +11,11 @@ from devices.keithley.commands_common import (
     TableOptions,
     command,
     field,
+    numeric,
     stored_only,
 )
-from devices.keithley.state import FUNCTION_REPLY, FUNCTIONS
+from devices.keithley.ranges import FUNCTIONS, NumericLimit
+from devices.keithley.state import FUNCTION_REPLY
 from devices.scpi import Blocked, Boolean, Call, Choice, Command, Numeric, ScpiError
 from devices.scpi.formatting import format_string
 
@@ -50,27 +52,31 @@ def measure_commands(options: TableOptions) -> list[Command[Any]]:
 
 def trigger_commands(options: TableOptions) -> list[Command[Any]]:
     """ARM and TRIGger layer settings of one model (§4.6)."""
+    limits = options.limits
     if options.b:
         arm1 = ("HOLD", "IMMediate", "RTCLock", "MANual", "BUS", "TLINk", "EXTernal")
         others = ("HOLD", "IMMediate", "TIMer", "MANual", "BUS", "TLINk", "EXTernal")
         return [
-            *_layer(options, ":ARM[:SEQuence[1]][:LAYer[1]]", 0, arm1, 99999, timer=False),
-            *_layer(options, ":ARM[:SEQuence[1]]:LAYer2", 1, others, 99999, delay=True),
-            *_layer(options, ":TRIGger[:SEQuence[1]]", 2, others, 99999, delay=True),
+            *_layer(options, ":ARM[:SEQuence[1]][:LAYer[1]]", 0, arm1, limits.arm_count_max),
+            *_layer(options, ":ARM[:SEQuence[1]]:LAYer2", 1, others, limits.arm_count_max,
+                    timer=limits.arm_timer, delay=limits.trigger_delay),
+            *_layer(options, ":TRIGger[:SEQuence[1]]", 2, others, limits.trigger_count_max,
+                    timer=limits.trigger_timer, delay=limits.trigger_delay),
         ]
     arm = ("IMMediate", "TIMer", "BUS", "TLINk", "STESt", "PSTest", "NSTest", "MANual")
     return [
-        *_layer(options, ":ARM[:SEQuence[1]][:LAYer[1]]", 0, arm, 99999, timer_max=99999.999),
-        *_layer(options, ":TRIGger[:SEQuence[1]]", 1, ("IMMediate", "TLINk"), 2500,
-                timer=False, delay=True),
+        *_layer(options, ":ARM[:SEQuence[1]][:LAYer[1]]", 0, arm, limits.arm_count_max,
+                timer=limits.arm_timer),
+        *_layer(options, ":TRIGger[:SEQuence[1]]", 1, ("IMMediate", "TLINk"),
+                limits.trigger_count_max, delay=limits.trigger_delay),
         field(":TRIGger[:SEQuence[1]]:DELay:AUTO", Boolean(), _layer_at(1), "delay_auto",
               BOOL),
     ]
 
 
 def _layer(options: TableOptions, path: str, index: int, sources: tuple[str, ...],
-           count_max: int, *, timer: bool = True, delay: bool = False,
-           timer_max: float = 999999.999) -> list[Command[Any]]:
+           count_max: int, *, timer: NumericLimit | None = None,
+           delay: NumericLimit | None = None) -> list[Command[Any]]:
     locate = _layer_at(index)
     commands = [
         field(f"{path}:SOURce", Choice(*sources), locate, "source", str),
@@ -82,12 +88,10 @@ def _layer(options: TableOptions, path: str, index: int, sources: tuple[str, ...
         stored_only(f"{path}:TCONfigure:ASYNchronous:ILINe", "2"),
         stored_only(f"{path}:TCONfigure:ASYNchronous:OLINe", "1"),
     ]
-    if timer:
-        commands.append(field(f"{path}:TIMer", Numeric(0, timer_max, 0.1), locate, "timer",
-                              options.nr3))
-    if delay:
-        commands.append(field(f"{path}:DELay", Numeric(0, 999999.999, 0.0), locate, "delay",
-                              options.nr3))
+    if timer is not None:
+        commands.append(field(f"{path}:TIMer", numeric(timer), locate, "timer", options.nr3))
+    if delay is not None:
+        commands.append(field(f"{path}:DELay", numeric(delay), locate, "delay", options.nr3))
     return commands
 
 
@@ -195,11 +199,7 @@ def fetch(instrument: KeithleyInstrument, call: Call) -> str:
         if instrument.setup.continuous or model.total_count() == math.inf:
             if instrument.latest is None:
                 _wait_for_reading(instrument, call)
-            latest = instrument.latest
-            assert latest is not None
-            instrument.fresh = False
-            instrument.update_measurement_status(reading_available=False)
-            return instrument.reading_format().format(latest)
+            return _reply_latest(instrument)
         end = model.run_until_idle()
         instrument.update_operation_status()
         if end is None:
@@ -211,9 +211,21 @@ def fetch(instrument: KeithleyInstrument, call: Call) -> str:
 
 
 def _reply_acquisition(instrument: KeithleyInstrument) -> str:
+    _fetched(instrument)
+    return instrument.reading_format().format_many(instrument.acquisition)
+
+
+def _reply_latest(instrument: KeithleyInstrument) -> str:
+    latest = instrument.latest
+    assert latest is not None
+    _fetched(instrument)
+    return instrument.reading_format().format(latest)
+
+
+def _fetched(instrument: KeithleyInstrument) -> None:
+    """A fetch consumes the reading: not fresh any more, RAV clears (F21, F38)."""
     instrument.fresh = False
     instrument.update_measurement_status(reading_available=False)
-    return instrument.reading_format().format_many(instrument.acquisition)
 
 
 def _wait_for_reading(instrument: KeithleyInstrument, call: Call) -> None:
@@ -239,11 +251,7 @@ def wait_fresh(instrument: KeithleyInstrument, call: Call) -> str:
                 raise ScpiError(-230)
             raise Blocked()
         _wait_for_reading(instrument, call)
-    latest = instrument.latest
-    assert latest is not None
-    instrument.fresh = False
-    instrument.update_measurement_status(reading_available=False)
-    return instrument.reading_format().format(latest)
+    return _reply_latest(instrument)
 
 
 def _initiate(instrument: KeithleyInstrument, call: Call) -> None:

@@ -11,12 +11,12 @@ from devices.keithley.commands_common import (
     command,
     field,
     filters,
-    parameter_is_word,
+    numeric,
     sense,
     stored_only,
 )
-from devices.keithley.ranges import range_table
-from devices.keithley.state import FUNCTION_REPLY, FUNCTIONS
+from devices.keithley.ranges import FUNCTIONS, model_limits, range_table
+from devices.keithley.state import FUNCTION_REPLY
 from devices.keithley.timing import aperture, nplc_for_aperture
 from devices.scpi import ONCE, Boolean, Call, Choice, Command, Numeric, ScpiError, Step, String
 from devices.scpi.formatting import format_string
@@ -65,7 +65,7 @@ def sense_commands(options: TableOptions) -> list[Command[Any]]:
     if not options.b:
         commands += _filter_commands(options, f"{SENSE}", None, average_type=False)
     if options.b:
-        commands += _resistance_extras()
+        commands += _resistance_extras(options)
     return commands
 
 
@@ -73,21 +73,25 @@ def _function_commands(options: TableOptions, function: str) -> list[Command[Any
     path = SENSE + FUNCTION_NODES[function]
     locate = sense(function)
     nr3 = options.nr3
+    limits = options.limits
     commands = _range_commands(options, function)
     low, high = options.nplc_limits
     commands += [
         field(f"{path}:NPLCycles", Numeric(low, high, options.nplc_default), locate, "nplc",
               nr3, after=_manual_nplc(function)),
-        field(f"{path}:DIGits", Numeric(4, 7, 6, integer=True), locate, "digits", NR1),
+        field(f"{path}:DIGits", numeric(limits.digits, integer=True), locate, "digits", NR1),
         field(f"{path}:REFerence", _reference_parameter(options.model, function), locate,
               "reference", nr3),
         field(f"{path}:REFerence:STATe", Boolean(), locate, "reference_state", BOOL),
         command(f"{path}:REFerence:ACQuire", _acquire_reference(function)),
     ]
     if options.b or options.aperture_on_6514:
+        # The 6514 documents no aperture; when enabled it takes the 6517B's limits.
+        aperture_limit = limits.aperture or model_limits("6517B").aperture
+        assert aperture_limit is not None
         commands += [
             command(f"{path}:APERture", _set_aperture(function), _aperture(function),
-                    (Numeric(166.6667e-6, 200e-3, 1 / 60),), options.nr3_derived),
+                    (numeric(aperture_limit),), options.nr3_derived),
             command(f"{path}:APERture:AUTO", _set_nplc_auto(function), _nplc_auto(function),
                     (Boolean(once=True),)),
         ]
@@ -115,11 +119,9 @@ def _input_options(options: TableOptions, function: str, path: str) -> list[Comm
         if options.b:
             commands.append(field(f"{path}:XFEedback", Boolean(), locate, "xfeedback", BOOL))
     if function == "CHAR":
-        limit = 2.2e-6 if options.b else 2.1e-5
-        default = 2e-6 if options.b else 2e-5
         commands += [
             field(f"{path}:ADIScharge[:STATe]", Boolean(), locate, "adischarge", BOOL),
-            field(f"{path}:ADIScharge:LEVel", Numeric(-limit, limit, default), locate,
+            field(f"{path}:ADIScharge:LEVel", numeric(options.limits.adischarge_level), locate,
                   "adischarge_level", options.nr3),
         ]
         if options.b:
@@ -149,29 +151,32 @@ def _range_commands(options: TableOptions, function: str) -> list[Command[Any]]:
 def _filter_commands(options: TableOptions, path: str, function: str | None,
                      *, average_type: bool) -> list[Command[Any]]:
     locate = filters(function)
+    limits = options.limits
     commands = [
         field(f"{path}:MEDian[:STATe]", Boolean(), locate, "median", BOOL),
-        field(f"{path}:MEDian:RANK", Numeric(1, 5, 1, integer=True), locate, "median_rank",
-              NR1),
+        field(f"{path}:MEDian:RANK", numeric(limits.median_rank, integer=True), locate,
+              "median_rank", NR1),
         field(f"{path}:AVERage[:STATe]", Boolean(), locate, "average", BOOL),
         field(f"{path}:AVERage:TCONtrol", Choice("REPeat", "MOVing"), locate,
               "average_tcontrol", str),
-        field(f"{path}:AVERage:COUNt", Numeric(1, 100, 10, integer=True), locate,
+        field(f"{path}:AVERage:COUNt", numeric(limits.average_count, integer=True), locate,
               "average_count", NR1),
     ]
     if average_type:
         commands += [
             field(f"{path}:AVERage:TYPE", Choice("NONE", "SCALar", "ADVanced"), locate,
                   "average_type", str),
-            field(f"{path}:AVERage:ADVanced:NTOLerance", Numeric(0, 100, 1), locate,
-                  "average_ntolerance", options.nr3),
+            field(f"{path}:AVERage:ADVanced:NTOLerance", numeric(limits.average_tolerance),
+                  locate, "average_ntolerance", options.nr3),
         ]
     return commands
 
 
-def _resistance_extras() -> list[Command[Any]]:
+def _resistance_extras(options: TableOptions) -> list[Command[Any]]:
     manual = f"{SENSE}:RESistance:MANual"
     source = _source
+    limits = options.limits
+    assert limits.manual_current_range is not None and limits.manual_vsource is not None
 
     def set_operate(instrument: KeithleyInstrument, call: Call) -> None:
         instrument.setup.source.operate = call.args[0]
@@ -180,15 +185,15 @@ def _resistance_extras() -> list[Command[Any]]:
         return BOOL(instrument.setup.source.operate)
 
     return [
-        field(f"{manual}:CRANge[:UPPer]", Numeric(0, 21e-3, 20e-3), source, "manual_crange",
-              lambda value: f"{value:.6E}"),
+        field(f"{manual}:CRANge[:UPPer]", numeric(limits.manual_current_range), source,
+              "manual_crange", options.nr3),
         field(f"{manual}:CRANge:AUTO", Boolean(once=True), source, "manual_crange_auto", BOOL,
               convert=lambda value: value is True or value == ONCE),
         command(f"{manual}:VSOurce:OPERate", set_operate, operate, (Boolean(),)),
-        field(f"{manual}:VSOurce[:AMPLitude]", Numeric(0, 1000, 100), source,
-              "manual_amplitude", _vsource_text),
-        field(f"{manual}:VSOurce:RANGe", Numeric(0, 1000, 100), source, "manual_range",
-              _vsource_text, convert=lambda value: 100.0 if value <= 100 else 1000.0),
+        field(f"{manual}:VSOurce[:AMPLitude]", numeric(limits.manual_vsource), source,
+              "manual_amplitude", options.vsource),
+        field(f"{manual}:VSOurce:RANGe", numeric(limits.manual_vsource), source,
+              "manual_range", options.vsource, convert=limits.vsource_range_for),
         stored_only(f"{SENSE}:RESistance:VSControl", "AUTO"),
         stored_only(f"{SENSE}:RESistance:MSELect", "NORM"),
         stored_only(f"{SENSE}:RESistance:RESistivity:STATe", "0"),
@@ -199,11 +204,6 @@ def _resistance_extras() -> list[Command[Any]]:
 
 def _source(instrument: KeithleyInstrument, call: Call) -> Any:
     return instrument.setup.source
-
-
-def _vsource_text(value: float) -> str:
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return text or "0"
 
 
 # -- handlers ------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def _set_range(function: str) -> Any:
             settings.range_as_set = None
         else:
             chosen = table.select(value)
-            settings.range_as_set = None if parameter_is_word(call) else float(value)
+            settings.range_as_set = None if call.is_word(0) else float(value)
         settings.range_nominal = chosen.nominal
         settings.range_auto = False
         settings.range_once = False

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from devices.keithley.commands_common import BOOL, TableOptions, command, field
-from devices.scpi import Boolean, Call, Command, Numeric, ScpiError
+from devices.keithley.commands_common import BOOL, TableOptions, command, field, numeric
+from devices.keithley.ranges import model_limits
+from devices.scpi import Boolean, Call, Command, ScpiError
 
 if TYPE_CHECKING:
     from devices.keithley.instrument import KeithleyInstrument
@@ -16,14 +18,17 @@ def source_commands(options: TableOptions) -> list[Command[Any]]:
     if not options.b:
         return []
     vsource = options.vsource
+    limits = options.limits
+    assert limits.vsource_level and limits.vsource_range and limits.vsource_limit
     rlim = ":SOURce:CURRent:RLIMit:STATe" if options.rlim_state_required else \
         ":SOURce:CURRent:RLIMit[:STATe]"
     commands = [
         command(":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", _set_level, _level,
-                (Numeric(-1000, 1000, 0),), vsource),
-        command(":SOURce:VOLTage:RANGe", _set_range, _range, (Numeric(0, 1000, 100),), vsource),
-        field(":SOURce:VOLTage:LIMit[:AMPLitude]", Numeric(0, 1000, 1000), _source, "limit",
-              vsource),
+                (numeric(limits.vsource_level),), vsource),
+        command(":SOURce:VOLTage:RANGe", _set_range, _range, (numeric(limits.vsource_range),),
+                vsource),
+        field(":SOURce:VOLTage:LIMit[:AMPLitude]", numeric(limits.vsource_limit), _source,
+              "limit", vsource),
         field(":SOURce:VOLTage:LIMit:STATe", Boolean(), _source, "limit_state", BOOL),
         field(":SOURce:VOLTage:MCONnect", Boolean(), _source, "mconnect", BOOL),
         field(rlim, Boolean(), _source, "rlimit", BOOL),
@@ -32,9 +37,8 @@ def source_commands(options: TableOptions) -> list[Command[Any]]:
     ]
     if options.vsource_alias:
         # The deployed controller abbreviates it ``:vsou:oper`` (§9.4), so both shorts work.
-        for root in (":VSOurce", ":VSOUrce"):
-            commands.append(field(f"{root}:OPERate[:STATe]", Boolean(), _source, "operate",
-                                  BOOL))
+        alias = field(":VSOurce:OPERate[:STATe]", Boolean(), _source, "operate", BOOL)
+        commands += [alias, dataclasses.replace(alias, pattern=":VSOUrce:OPERate[:STATe]")]
     return commands
 
 
@@ -57,7 +61,7 @@ def _level(instrument: KeithleyInstrument, call: Call) -> str:
 def _set_range(instrument: KeithleyInstrument, call: Call) -> None:
     source = instrument.setup.source
     value = call.args[0]
-    source.range = 100.0 if value <= 100 else 1000.0
+    source.range = model_limits(instrument.model).vsource_range_for(value)
     source.range_as_set = float(value)
 
 

@@ -103,6 +103,10 @@ def calculate_commands(options: TableOptions) -> list[Command[Any]]:
     if options.b:
         statistic = Choice("MEAN", "SDEViation", "MAXimum", "MINimum", "PKPK", "NONE")
         commands += [
+            # The polynomial a0 + a1·X + a2·X² defaults to the identity (§4.10).
+            stored_only(":CALCulate[1]:KMATh:MA0Factor", "0.000000E+00"),
+            stored_only(":CALCulate[1]:KMATh:MA1Factor", "1.000000E+00"),
+            stored_only(":CALCulate[1]:KMATh:MA2Factor", "0.000000E+00"),
             command(":CALCulate2:FORMat", _set_statistic, _statistic, (statistic,)),
             field(":CALCulate2:STATe", Boolean(), calc, "limits_state", BOOL),
             command(":CALCulate2:IMMediate", lambda i, c: None),

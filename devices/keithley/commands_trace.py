@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from devices.keithley.commands_common import NR1, TableOptions, command, stored_only
+from devices.keithley.commands_common import NR1, TableOptions, command, numeric, stored_only
 from devices.keithley.reading_format import (
     ELEMENT_ORDER_6514,
     ELEMENT_ORDER_6517B,
@@ -33,14 +33,14 @@ def trace_commands(options: TableOptions) -> list[Command[Any]]:
 
 
 def _trace_root(options: TableOptions, root: str) -> list[Command[Any]]:
-    points_max = 50000 if options.b else 2500
+    points = options.limits.trace_points
     feeds = ("SENSe[1]", "CALCulate[1]", "NONE") if options.b else \
         ("SENSe[1]", "CALCulate[1]", "CALCulate2")
     controls = ("NEVer", "NEXT", "ALWays", "PRETrigger") if options.b else ("NEVer", "NEXT")
     commands = [
         command(f"{root}:CLEar", _clear),
         command(f"{root}:POINts", _set_points, _points,
-                (Numeric(1, points_max, 100, integer=True),), NR1),
+                (numeric(points, integer=True),), NR1),
         command(f"{root}:POINts:ACTual?", on_query=_actual),
         command(f"{root}:FREE?", on_query=_free),
         command(f"{root}:FEED", _set_feed, _feed, (Choice(*feeds),)),
@@ -58,7 +58,7 @@ def _trace_root(options: TableOptions, root: str) -> list[Command[Any]]:
             command(f"{root}:FEED:PRETrigger:AMOunt[:PERCent]", _set_percent, _percent,
                     (Numeric(0, 100, 0),), options.nr3),
             command(f"{root}:FEED:PRETrigger:AMOunt:READings", _set_readings, _readings,
-                    (Numeric(0, points_max, 0, integer=True),), NR1),
+                    (Numeric(0, points.maximum, 0, integer=True),), NR1),
         ]
     return commands
 

@@ -10,15 +10,25 @@ loads TOML/JSON-like data (nested tables or dotted keys such as
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from devices.keithley.ranges import FUNCTIONS, MODELS, range_table
+from devices.keithley.config_checks import check_choice, check_flag, check_number, check_text
+from devices.keithley.fidelity import (
+    FIDELITY_ROWS,
+    FidelityRow,
+    fidelity_key_message,
+    normalise_fidelity,
+)
+from devices.keithley.ranges import FUNCTIONS, MODELS, Model, range_table
+from devices.keithley.reading_format import SpecialValueStyle, VsourceFormat
 from devices.keithley.signal import DEFAULT_SIGNALS, Environment, SignalError, SignalSpec
+from devices.scpi import NumericUpDown
+
+__all__ = ["FIDELITY_ROWS", "FidelityRow", "KeithleyConfig", "SerialSettings"]
 
 #: Identification defaults per model (§2.1).
 IDN_DEFAULTS: Mapping[str, tuple[str, str, bool]] = {
@@ -34,126 +44,6 @@ TRACE_ELEMENTS = ("TST", "CHAN", "ETEM", "HUM", "VSO")
 
 
 @dataclass(frozen=True)
-class FidelityRow:
-    """One row of the §10 fidelity table.
-
-    ``options[0]`` is the emulator default.  ``combinable`` rows bundle several
-    independent questions: their value is ``default`` or a comma-separated set
-    of the other options.  Rows answered entirely by dedicated keys have no
-    options and name those keys in ``keys``.
-    """
-
-    question: str
-    options: tuple[str, ...] = ()
-    combinable: bool = False
-    keys: tuple[str, ...] = ()
-
-
-FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
-    "F1": FidelityRow("input terminators CR/LF/CRLF/LFCR", ("all", "configured")),
-    "F2": FidelityRow("factory output terminator and serial settings",
-                      keys=("output_terminator", "serial")),
-    "F3": FidelityRow("input length limit and overrun error",
-                      keys=("max_message_length", "overrun_error_code")),
-    "F4": FidelityRow("several queries of one message joined with ';'", ("joined", "separate")),
-    "F5": FidelityRow("UP/DOWN for ranges", keys=("numeric_up_down",)),
-    "F6": FidelityRow("error for an unquoted function name", ("-224", "-141", "-104")),
-    "F7": FidelityRow("execution errors discard the rest of the message",
-                      ("discard", "continue")),
-    "F8": FidelityRow("positive error code sign and mismatch code",
-                      keys=("positive_error_plus", "buffer_mismatch_code")),
-    "F9": FidelityRow("6514 error queue depth", keys=("error_queue_depth",)),
-    "F10": FidelityRow("*TRG with nothing waiting", ("error", "silent")),
-    "F11": FidelityRow("6514 *SAV/*RCL slots 0-2; *OPT? absent on the 6514",
-                       ("default", "sav_0_9", "opt_query"), combinable=True),
-    "F12": FidelityRow("zero check after power-on and *RST", keys=("zero_check_default",)),
-    "F13": FidelityRow("readings with zero check ON", keys=("zero_check_reading",)),
-    "F14": FidelityRow("range query after RANG <value>", keys=("range_readback",)),
-    "F15": FidelityRow("reply for an infinite count: 9.9E37 or NR3", ("short", "nr3"),
-                       keys=("nr3_plus_sign",)),
-    "F16": FidelityRow("V-source reply format", keys=("vsource_reply_format",)),
-    "F17": FidelityRow(":VSOurce:OPERate accepted", keys=("vsource_alias",)),
-    "F18": FidelityRow("OUTPut1 and :SENS:RES:MAN:VSO:OPER one state; RLIM [:STATe] optional",
-                       ("default", "separate_operate_states", "rlim_state_required"),
-                       combinable=True),
-    "F19": FidelityRow(":CONFigure resets the function settings",
-                       keys=("configure_resets_function",)),
-    "F20": FidelityRow("READ? with INIT:CONT ON (-213) and with BUS/HOLD/INF (-214)",
-                       ("error", "wait")),
-    "F21": FidelityRow("DATA:LAT? before any reading +9.9E37; DATA:FRES? while idle -230",
-                       ("default", "latest_error", "fresh_wait"), combinable=True),
-    "F22": FidelityRow("TRAC:ELEM default and mismatch elements", keys=("mismatch_elements",)),
-    "F23": FidelityRow("TRAC:DATA? on an empty buffer", keys=("empty_buffer_dump",)),
-    "F24": FidelityRow("NEXT reads back NEV when full; TRAC:POIN clears; TRAC:CLE while storing",
-                       ("default", "next_keeps_feed", "points_keeps_buffer",
-                        "clear_while_storing_error"), combinable=True),
-    "F25": FidelityRow("6517B capacity with elements; *RST/PRES keep TRACe; buffer cleared at "
-                       "power-on", ("default", "reduced_capacity", "reset_touches_trace",
-                                    "buffer_retained"), combinable=True),
-    "F26": FidelityRow("6517B CHAN element without a scanner", keys=("emit_channel",)),
-    "F27": FidelityRow("special values short or padded", keys=("special_value_style",)),
-    "F28": FidelityRow("RDNG# case in buffer dumps", keys=("buffer_rnum_suffix",)),
-    "F29": FidelityRow("6514 status word: median sets bit 1; overflow digits",
-                       ("default", "median_no_filter_bit", "short_overflow"), combinable=True),
-    "F30": FidelityRow("reading number wraps after 99999; timestamp at reading end",
-                       ("default", "no_rnum_wrap", "timestamp_at_start"), combinable=True),
-    "F31": FidelityRow("6514 filters global only (other 6514 limits by dedicated keys)",
-                       ("default", "per_function_filters"), combinable=True,
-                       keys=("nplc_limits", "aperture_on_6514")),
-    "F32": FidelityRow("conversion time coefficients",
-                       keys=("conv_factor", "conv_overhead_s", "median_block")),
-    "F33": FidelityRow("autorange hysteresis", ("none",),
-                       keys=("settling_table", "autorange_extra_conversions")),
-    "F34": FidelityRow("query latency and *RST duration",
-                       keys=("query_latency_s", "reset_duration_s")),
-    "F35": FidelityRow("device-clear reply terminator", keys=("dcl_terminator",)),
-    "F36": FidelityRow("device emits XON/XOFF at 3/4 and 1/2 of its input queue",
-                       ("emit", "silent")),
-    "F37": FidelityRow("SYST:VERS? on the 6514", ("default", "no_version_6514"),
-                       combinable=True),
-    "F38": FidelityRow("6517B BAV at >= 2 readings; RAV clears when fetched",
-                       ("default", "bav_one_reading", "rav_sticky"), combinable=True),
-    "F39": FidelityRow("error codes -221/-241/-222 where the manuals name none",
-                       ("as_listed", "generic")),
-    "F40": FidelityRow("other 6517B [U] details: SYST:HSC default OFF, no SYST:LFR",
-                       ("default", "hsc_default_on", "lfr_on_6517b"), combinable=True),
-    "F41": FidelityRow("releasing zero check resets the charge reading", ("reset", "keep")),
-})
-
-
-def _choice(key: str, value: object, allowed: Iterable[object]) -> None:
-    options = tuple(allowed)
-    if value not in options or isinstance(value, bool) != isinstance(options[0], bool):
-        shown = ", ".join(repr(option) for option in options)
-        raise ValueError(f"config {key}: {value!r} is not allowed; expected one of {shown}")
-
-
-def _flag(key: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"config {key}: expected true or false, got {value!r}")
-
-
-def _number(key: str, value: object, minimum: float | None = None, *,
-            integer: bool = False, above: bool = False) -> None:
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"config {key}: expected {kind}, got {value!r}")
-    if not math.isfinite(value):  # type: ignore[arg-type]
-        raise ValueError(f"config {key}: expected a finite number, got {value!r}")
-    if minimum is not None and (value < minimum or (above and value == minimum)):  # type: ignore[operator]
-        relation = ">" if above else ">="
-        raise ValueError(f"config {key}: expected a value {relation} {minimum}, got {value!r}")
-
-
-def _text(key: str, value: object, *, allow_empty: bool = True) -> None:
-    if not isinstance(value, str) or (not allow_empty and not value):
-        raise ValueError(f"config {key}: expected a text, got {value!r}")
-    if any(not " " <= char <= "~" for char in value):
-        raise ValueError(f"config {key}: only printable ASCII is allowed, got {value!r}")
-
-
-@dataclass(frozen=True)
 class SerialSettings:
     """RS-232 line settings (§8.1); on a pty they only pace ``simulate_line_rate``."""
 
@@ -164,11 +54,11 @@ class SerialSettings:
     xonxoff: bool = False
 
     def __post_init__(self) -> None:
-        _choice("serial.baud", self.baud, BAUD_RATES)
-        _choice("serial.data_bits", self.data_bits, (7, 8))
-        _choice("serial.parity", self.parity, ("none", "odd", "even"))
-        _choice("serial.stop_bits", self.stop_bits, (1,))
-        _flag("serial.xonxoff", self.xonxoff)
+        check_choice("serial.baud", self.baud, BAUD_RATES)
+        check_choice("serial.data_bits", self.data_bits, (7, 8))
+        check_choice("serial.parity", self.parity, ("none", "odd", "even"))
+        check_choice("serial.stop_bits", self.stop_bits, (1,))
+        check_flag("serial.xonxoff", self.xonxoff)
 
     @property
     def bits_per_character(self) -> int:
@@ -190,7 +80,7 @@ class KeithleyConfig:
     every switchable row with its effective value.
     """
 
-    model: str = "6517B"
+    model: Model = "6517B"
     # §2.1 identification ("" = the model's default).
     serial_number: str = ""
     firmware: str = ""
@@ -216,12 +106,12 @@ class KeithleyConfig:
     positive_error_plus: bool = False
     buffer_mismatch_code: int = 313
     # §4 commands and replies.
-    numeric_up_down: str = "reject"
+    numeric_up_down: NumericUpDown = "reject"
     zero_check_default: bool = True
     zero_check_reading: str = ""
     range_readback: str = "full_scale"
     nr3_plus_sign: bool = False
-    vsource_reply_format: str = "integer_when_integral"
+    vsource_reply_format: VsourceFormat = "integer_when_integral"
     vsource_alias: bool = True
     configure_resets_function: bool = True
     nplc_limits: tuple[float, float] = (0.01, 10.0)
@@ -231,7 +121,7 @@ class KeithleyConfig:
     empty_buffer_dump: str = "error"
     # §5 reading formats.
     emit_channel: bool = False
-    special_value_style: str = "short"
+    special_value_style: SpecialValueStyle = "short"
     buffer_rnum_suffix: str = "RDNG#"
     # §6 timing.
     conv_factor: float = 3.07
@@ -245,7 +135,7 @@ class KeithleyConfig:
     fidelity: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _choice("model", self.model, MODELS)
+        check_choice("model", self.model, MODELS)
         self._resolve_model_defaults()
         self._check_identity()
         self._check_behaviour()
@@ -256,14 +146,14 @@ class KeithleyConfig:
                              f"got {self.environment!r}")
         if not isinstance(self.serial, SerialSettings):
             raise ValueError(f"config serial: expected SerialSettings, got {self.serial!r}")
-        self._set("fidelity", _frozen_mapping(_normalise_fidelity(self.fidelity)))
+        self._set("fidelity", _frozen_mapping(normalise_fidelity(self.fidelity)))
 
     # -- construction ---------------------------------------------------------------
 
     @classmethod
     def for_model(cls, model: str = "6517B", **overrides: Any) -> KeithleyConfig:
         """The configuration of ``model`` ("6517B" or "6514") with ``overrides`` applied."""
-        return cls(model=model, **overrides)
+        return cls(**{"model": model, **overrides})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> KeithleyConfig:
@@ -322,14 +212,19 @@ class KeithleyConfig:
         return TERMINATORS[self.output_terminator]
 
     @property
+    def dcl_reply_terminator(self) -> str:
+        """Terminator characters after the device-clear reply (§8.3, F35)."""
+        return "\r\n" if self.dcl_terminator == "CRLF" else self.terminator
+
+    @property
     def dcl_line(self) -> str:
         """The device-clear reply with its terminator (§8.3)."""
-        return "DCL" + ("\r\n" if self.dcl_terminator == "CRLF" else self.terminator)
+        return "DCL" + self.dcl_reply_terminator
 
     def fidelity_choice(self, row: str) -> str:
         """The effective value of a switchable §10 row (``"F10"`` → ``"error"``)."""
         if row not in self.fidelity:
-            raise KeyError(_fidelity_key_message(row))
+            raise KeyError(fidelity_key_message(row))
         return self.fidelity[row]
 
     def fidelity_has(self, row: str, option: str) -> bool:
@@ -357,35 +252,35 @@ class KeithleyConfig:
             self._set("zero_check_reading", ZERO_CHECK_READING_DEFAULTS[self.model])
 
     def _check_identity(self) -> None:
-        _text("serial_number", self.serial_number, allow_empty=False)
-        _text("firmware", self.firmware, allow_empty=False)
+        check_text("serial_number", self.serial_number, allow_empty=False)
+        check_text("firmware", self.firmware, allow_empty=False)
         for key in ("serial_number", "firmware"):
             if any(char in getattr(self, key) for char in ',;"'):
                 raise ValueError(f"config {key}: must not contain ',', ';' or '\"'")
-        _flag("idn_trailing_space", self.idn_trailing_space)
+        check_flag("idn_trailing_space", self.idn_trailing_space)
 
     def _check_behaviour(self) -> None:
-        _choice("mode", self.mode, ("strict", "lenient"))
-        _choice("power_on_state", self.power_on_state, ("preset", "rst"))
-        _choice("output_terminator", self.output_terminator, tuple(TERMINATORS))
-        _choice("dcl_terminator", self.dcl_terminator, ("configured", "CRLF"))
-        _number("max_message_length", self.max_message_length, 1, integer=True)
-        _choice("overrun_error_code", self.overrun_error_code, (-363, -223))
-        _number("error_queue_depth", self.error_queue_depth, 1, integer=True)
-        _choice("buffer_mismatch_code", self.buffer_mismatch_code, (313, 320))
-        _choice("numeric_up_down", self.numeric_up_down, ("reject", "accept"))
-        _choice("zero_check_reading", self.zero_check_reading,
+        check_choice("mode", self.mode, ("strict", "lenient"))
+        check_choice("power_on_state", self.power_on_state, ("preset", "rst"))
+        check_choice("output_terminator", self.output_terminator, tuple(TERMINATORS))
+        check_choice("dcl_terminator", self.dcl_terminator, ("configured", "CRLF"))
+        check_number("max_message_length", self.max_message_length, 1, integer=True)
+        check_choice("overrun_error_code", self.overrun_error_code, (-363, -223))
+        check_number("error_queue_depth", self.error_queue_depth, 1, integer=True)
+        check_choice("buffer_mismatch_code", self.buffer_mismatch_code, (313, 320))
+        check_choice("numeric_up_down", self.numeric_up_down, ("reject", "accept"))
+        check_choice("zero_check_reading", self.zero_check_reading,
                 ("invalid_value", "no_reply", "live"))
-        _choice("range_readback", self.range_readback, ("full_scale", "as_set"))
-        _choice("vsource_reply_format", self.vsource_reply_format,
+        check_choice("range_readback", self.range_readback, ("full_scale", "as_set"))
+        check_choice("vsource_reply_format", self.vsource_reply_format,
                 ("integer_when_integral", "nr3"))
-        _choice("empty_buffer_dump", self.empty_buffer_dump, ("error", "empty"))
-        _choice("special_value_style", self.special_value_style, ("short", "padded"))
+        check_choice("empty_buffer_dump", self.empty_buffer_dump, ("error", "empty"))
+        check_choice("special_value_style", self.special_value_style, ("short", "padded"))
         for key in ("simulate_line_rate", "positive_error_plus", "zero_check_default",
                     "nr3_plus_sign", "vsource_alias", "configure_resets_function",
                     "aperture_on_6514", "emit_channel", "median_block"):
-            _flag(key, getattr(self, key))
-        _text("buffer_rnum_suffix", self.buffer_rnum_suffix)
+            check_flag(key, getattr(self, key))
+        check_text("buffer_rnum_suffix", self.buffer_rnum_suffix)
         if any(char in self.buffer_rnum_suffix for char in ",;\"'0123456789+-.eE"):
             raise ValueError("config buffer_rnum_suffix: must not contain digits, signs, "
                              "'.', 'e', quotes, ',' or ';'")
@@ -394,29 +289,29 @@ class KeithleyConfig:
             raise ValueError(f"config mismatch_elements: {sorted(elements)} is not a subset of "
                              f"{', '.join(TRACE_ELEMENTS)}")
         self._set("mismatch_elements", elements)
-        _number("seed", self.seed, integer=True)
+        check_number("seed", self.seed, integer=True)
         if not isinstance(self.rtc_epoch, datetime):
             raise ValueError(f"config rtc_epoch: expected a date-time such as "
                              f"2024-01-01T00:00:00, got {self.rtc_epoch!r}")
 
     def _check_timing(self) -> None:
-        _number("speed", self.speed, 0)
-        _choice("line_frequency", self.line_frequency, (50, 60))
-        _number("conv_factor", self.conv_factor, 0, above=True)
-        _number("conv_overhead_s", self.conv_overhead_s, 0)
-        _number("autorange_extra_conversions", self.autorange_extra_conversions, 0,
+        check_number("speed", self.speed, 0)
+        check_choice("line_frequency", self.line_frequency, (50, 60))
+        check_number("conv_factor", self.conv_factor, 0, above=True)
+        check_number("conv_overhead_s", self.conv_overhead_s, 0)
+        check_number("autorange_extra_conversions", self.autorange_extra_conversions, 0,
                 integer=True)
-        _number("query_latency_s", self.query_latency_s, 0)
-        _number("reset_duration_s", self.reset_duration_s, 0)
+        check_number("query_latency_s", self.query_latency_s, 0)
+        check_number("reset_duration_s", self.reset_duration_s, 0)
         limits = tuple(self.nplc_limits)
         if len(limits) != 2:
             raise ValueError(f"config nplc_limits: expected [minimum, maximum], got {limits!r}")
-        _number("nplc_limits", limits[0], 0, above=True)
-        _number("nplc_limits", limits[1], 0, above=True)
+        check_number("nplc_limits", limits[0], 0, above=True)
+        check_number("nplc_limits", limits[1], 0, above=True)
         if limits[0] >= limits[1]:
             raise ValueError(f"config nplc_limits: minimum must be below maximum, got {limits!r}")
         self._set("nplc_limits", (float(limits[0]), float(limits[1])))
-        _number("nplc_default", self.nplc_default, 0, above=True)
+        check_number("nplc_default", self.nplc_default, 0, above=True)
         if not limits[0] <= self.nplc_default <= limits[1]:
             raise ValueError(f"config nplc_default: {self.nplc_default!r} is outside "
                              f"nplc_limits {limits!r}")
@@ -435,7 +330,7 @@ class KeithleyConfig:
                     f"config settling_table.{function}: {self.model} has "
                     f"{len(table.ranges)} {function} ranges, got {len(values)} delays")
             for value in values:
-                _number(f"settling_table.{function}", value, 0)
+                check_number(f"settling_table.{function}", value, 0)
             result[function] = tuple(float(value) for value in values)
         return result
 
@@ -449,32 +344,6 @@ def _check_signals(signals: Mapping[str, SignalSpec]) -> dict[str, SignalSpec]:
         if not isinstance(spec, SignalSpec):
             raise ValueError(f"config signals.{function}: expected a SignalSpec, got {spec!r}")
         result[function] = spec
-    return result
-
-
-def _fidelity_key_message(row: str) -> str:
-    switchable = [name for name, spec in FIDELITY_ROWS.items() if spec.options]
-    if row in FIDELITY_ROWS:
-        keys = ", ".join(FIDELITY_ROWS[row].keys)
-        return f"fidelity.{row} is not switchable here; use the config key(s) {keys}"
-    return f"unknown fidelity row {row!r}; switchable rows: {', '.join(switchable)}"
-
-
-def _normalise_fidelity(values: Mapping[str, str]) -> dict[str, str]:
-    result = {name: spec.options[0] for name, spec in FIDELITY_ROWS.items() if spec.options}
-    for row, value in dict(values).items():
-        if row not in result:
-            raise ValueError(f"config {_fidelity_key_message(row)}")
-        spec = FIDELITY_ROWS[row]
-        if not isinstance(value, str):
-            raise ValueError(f"config fidelity.{row}: expected a text, got {value!r}")
-        parts = [part.strip() for part in value.split(",")] if spec.combinable else [value]
-        for part in parts:
-            _choice(f"fidelity.{row}", part, spec.options)
-        if spec.combinable and len(parts) > 1 and spec.options[0] in parts:
-            raise ValueError(f"config fidelity.{row}: {spec.options[0]!r} cannot be combined "
-                             "with other options")
-        result[row] = ",".join(option for option in spec.options if option in parts)
     return result
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from devices.keithley.commands_common import TableOptions
 from devices.keithley.config import KeithleyConfig
-from devices.keithley.measurement import Environment, Measurement
+from devices.keithley.measurement import AuxiliaryValues, Measurement
 from devices.keithley.ranges import Model, ModelLimits, model_limits, range_table
 from devices.keithley.reading import OVERFLOW_VALUE, Reading
 from devices.keithley.reading_format import (
@@ -24,27 +24,27 @@ from devices.keithley.reading_format import (
 )
 from devices.keithley.signal import SignalSimulator
 from devices.keithley.state import Setup, preset_setup, rst_setup
-from devices.keithley.timing import DeviceClock, RealTimeClock, TimingModel
+from devices.keithley.timing import DeviceClock, RealTimeClock, SerialLine, TimingModel
 from devices.keithley.trace import TraceBuffer, TraceSettings
 from devices.keithley.trigger import TriggerModel
-from devices.scpi import Call, CommandTable, EngineOptions, ScpiError, ScpiInstrument
+from devices.scpi import (
+    Call,
+    CommandTable,
+    EngineOptions,
+    NoReply,
+    Reply,
+    ScpiError,
+    ScpiInstrument,
+)
 from devices.scpi.errors import ESR_OPC
 
 logger = logging.getLogger(__name__)
 
 #: Readings of one acquisition kept for ``READ?``/``FETCh?`` (a full 6517B buffer).
 MAX_ACQUISITION_READINGS = 50000
+#: *SAV/*RCL slots kept by every instance (the command table limits what a client may use).
 SAVE_SLOTS = 10
-#: Code used internally for "end the message silently" (zero check ``no_reply``, §7.3).
-SILENT_ABORT = 0
 _RESET_PATTERNS = frozenset({"*RST", "*RCL", ":SYSTem:PRESet"})
-
-
-class SilentAbort(ScpiError):
-    """Ends the message without reply or error (§7.3 ``no_reply``)."""
-
-    def __init__(self) -> None:
-        super().__init__(SILENT_ABORT, "no reply", 0)
 
 
 class _Acquisition:
@@ -75,10 +75,11 @@ class KeithleyInstrument(ScpiInstrument):
     def __init__(self, config: KeithleyConfig, commands: CommandTable[Any], now: float = 0.0):
         self.config = config
         self.table_options = TableOptions.from_config(config)
-        self.model = config.model  # type: ignore[assignment]
+        self.model = config.model
         self.limits: ModelLimits = model_limits(self.model)
         self.timing = TimingModel.from_config(config)
         self.clock = DeviceClock(config.speed, now)
+        self.line = SerialLine(self.timing, self.clock)
         self.rtc = RealTimeClock(config.rtc_epoch)
         self.signals = SignalSimulator(dict(config.signals), config.seed, config.environment)
         self.line_frequency = config.line_frequency
@@ -88,7 +89,7 @@ class KeithleyInstrument(ScpiInstrument):
         self.trace = TraceBuffer(TraceSettings())
         self.measurement = Measurement(
             self.model, lambda: self.setup, self.signals, self.timing,
-            lambda: self.line_frequency, self._environment, config.zero_check_reading,
+            lambda: self.line_frequency, self._auxiliary, config.zero_check_reading,
         )
         self.trigger_model = TriggerModel(
             lambda: self.setup.layers(), _Acquisition(self), lambda: self.setup.continuous,
@@ -105,7 +106,6 @@ class KeithleyInstrument(ScpiInstrument):
         self.key = 0
         self._formats: dict[tuple[Any, ...], ReadingFormat6517B | ReadingFormat6514] = {}
         super().__init__(commands, options=self._engine_options())
-        self._install_silent_abort()
         self.power_on(now)
 
     # -- configuration ------------------------------------------------------------------
@@ -117,21 +117,10 @@ class KeithleyInstrument(ScpiInstrument):
             error_queue_depth=config.error_queue_depth,
             positive_error_plus=config.positive_error_plus,
             overrun_error_code=config.overrun_error_code,
-            numeric_up_down=config.numeric_up_down,  # type: ignore[arg-type]
+            numeric_up_down=config.numeric_up_down,
             execution_errors_abort=config.fidelity_choice("F7") == "discard",
             max_queued_characters=config.max_message_length,
         )
-
-    def _install_silent_abort(self) -> None:
-        status = self.engine.status
-        report = status.report_error
-
-        def report_error(code: int, message: str | None = None,
-                         esr_bit: int | None = None) -> None:
-            if code != SILENT_ABORT:
-                report(code, message, esr_bit)
-
-        status.report_error = report_error  # type: ignore[method-assign]
 
     def default_setup(self, which: str) -> Setup:
         """A fresh *RST (``RST``) or :SYST:PRES (``PRES``) setup for this model."""
@@ -155,6 +144,10 @@ class KeithleyInstrument(ScpiInstrument):
             self.clock.advance_to(device_end)
         else:
             call.finish_at(self.clock.host_time(device_end, call.time))
+
+    def before_unit(self, call: Call) -> None:
+        """Every unit sees the readings and status of its own device time (§6.4)."""
+        self.sync(call)
 
     def sync(self, call: Call) -> float:
         """Run the trigger model up to the unit's device time; return that time."""
@@ -188,16 +181,22 @@ class KeithleyInstrument(ScpiInstrument):
         self.clock.advance_to(end)
         self.update_operation_status()
 
-    def receive(self, message: str, now: float) -> list[Any]:
+    def receive(self, message: str, now: float) -> list[Reply]:
         """Execute one program message (§0.5); speed 0 steps acquisitions first (§6.1)."""
         if not self.engine.blocked:
             self.instantaneous_step()
-        return super().receive(message, now)
+        return self.line.send(super().receive(message, now), self.config.terminator)
 
-    def poll(self, now: float) -> list[Any]:
+    def poll(self, now: float) -> list[Reply]:
         """Replies released by unpredictable events (§0.5)."""
         self.instantaneous_step()
-        return super().poll(now)
+        return self.line.send(super().poll(now), self.config.terminator)
+
+    def device_clear(self, now: float) -> list[Reply]:
+        """Device clear (§8.3): waiting units and undelivered replies go; ``DCL`` is sent."""
+        self.line.clear()
+        replies = super().device_clear(now)
+        return self.line.send(replies, self.config.dcl_reply_terminator)
 
     # -- engine hooks -------------------------------------------------------------------
 
@@ -309,7 +308,7 @@ class KeithleyInstrument(ScpiInstrument):
             return self.timing.settling_delay(self.setup.function, sense.range_nominal)
         return trigger.delay
 
-    def _environment(self) -> Environment:
+    def _auxiliary(self) -> AuxiliaryValues:
         system = self.setup.system
         env = self.signals.environment
         source = self.setup.source
@@ -318,8 +317,8 @@ class KeithleyInstrument(ScpiInstrument):
             vsource = source.level
             if source.limit_state:
                 vsource = max(-source.limit, min(source.limit, vsource))
-        return Environment(env.temperature_reading(system.tsc),
-                           env.humidity_reading(system.hsc), vsource)
+        return AuxiliaryValues(env.temperature_reading(system.tsc),
+                               env.humidity_reading(system.hsc), vsource)
 
     # -- status -------------------------------------------------------------------------
 
@@ -362,12 +361,12 @@ class KeithleyInstrument(ScpiInstrument):
         """Power-on state (§4.13): POSetup selection, cleared status, empty buffer."""
         t = self.clock.device_time(now)
         self.engine.power_on()
+        self.line.clear()
         self.opc_armed = False
         self.trigger_model.running = False
         self.trigger_model.measuring_until = None
         self.trace = TraceBuffer(TraceSettings())
-        self.measurement.timestamp_origin = t
-        self.measurement.reading_counter = 0
+        self.measurement.power_on(t)
         self.signals.power_on(t)
         self.display_enabled = True
         self.display_text = {}
@@ -397,7 +396,7 @@ class KeithleyInstrument(ScpiInstrument):
             else:
                 formatter = ReadingFormat6517B(
                     frozenset(fmt.elements),
-                    special_value_style=self.config.special_value_style,  # type: ignore[arg-type]
+                    special_value_style=self.config.special_value_style,
                     emit_channel=self.config.emit_channel,
                     temperature_unit=system.temperature_unit,
                     timestamp_type="RTC" if system.tstamp_type == "RTCL" else "REL",
@@ -417,7 +416,7 @@ class KeithleyInstrument(ScpiInstrument):
     def check_reading_reply(self) -> None:
         """Zero check with ``no_reply``: reading queries stay silent (§7.3)."""
         if self.setup.system.zero_check and self.config.zero_check_reading == "no_reply":
-            raise SilentAbort()
+            raise NoReply()
 
     def range_reply(self, function: str) -> float:
         """The value ``RANGe?`` reports (§4.3 ``range_readback``)."""

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 #: Special values of §5.1.
 OVERFLOW_VALUE = 9.9e37
 ZERO_CHECK_VALUE = 9.91e37
+#: Temperature / humidity of a disabled or disconnected probe (§4.12).
+NO_TEMPERATURE = 9999.99
+NO_HUMIDITY = 999.99
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +28,8 @@ class Reading:
     time: float
     timestamp: float
     number: int
-    temperature: float = 9999.99
-    humidity: float = 999.99
+    temperature: float = NO_TEMPERATURE
+    humidity: float = NO_HUMIDITY
     vsource: float = 0.0
     filtered: bool = False
     math: bool = False

@@ -15,10 +15,19 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from devices.keithley.ranges import Range
-from devices.keithley.reading import OVERFLOW_VALUE, ZERO_CHECK_VALUE, Reading
+from devices.keithley.reading import (
+    NO_HUMIDITY,
+    NO_TEMPERATURE,
+    OVERFLOW_VALUE,
+    ZERO_CHECK_VALUE,
+    Reading,
+)
+from devices.scpi.formatting import format_nr1
 
 SpecialValueStyle = Literal["short", "padded"]
 TimestampType = Literal["REL", "RTC"]
+InfiniteStyle = Literal["short", "nr3"]
+VsourceFormat = Literal["integer_when_integral", "nr3"]
 
 #: Text of an infinite count in a setting reply (§4.0, F15 default).
 INFINITE_COUNT_TEXT = "9.9E37"
@@ -28,10 +37,6 @@ SHORT_SPECIAL_TEXT = {OVERFLOW_VALUE: "+9.9E37", ZERO_CHECK_VALUE: "+9.91E37", 0
 TIMESTAMP_WRAP = {"6517B": 100000.0, "6514": 100000.0}
 #: The 6517B reading number wraps to 0 after +99999 (§5.4, F30).
 READING_NUMBER_WRAP = 100000
-#: Temperature / humidity reported for a disabled or disconnected probe (§4.12).
-NO_TEMPERATURE = 9999.99
-NO_HUMIDITY = 999.99
-
 #: Unit suffix of the READ element per function (§5.1).
 UNITS = {"VOLT": "VDC", "CURR": "ADC", "RES": "OHM", "CHAR": "COUL"}
 #: 6514 status-word function code, bits 7-8 (§5.2).
@@ -55,16 +60,6 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
 # -- setting replies (§4.0) -----------------------------------------------------------
 
 
-def format_nr1(value: int | bool) -> str:
-    """An integer reply: ``100``, ``-5``, ``0``."""
-    return str(int(value))
-
-
-def format_boolean(value: bool) -> str:
-    """A boolean reply: ``1`` or ``0`` (never ``ON``/``OFF``)."""
-    return "1" if value else "0"
-
-
 def format_nr3(value: float, *, plus_sign: bool = False, exact: bool = True) -> str:
     """A real setting reply: seven significant digits, ``d.ddddddE±XX``.
 
@@ -85,7 +80,7 @@ def format_nr3(value: float, *, plus_sign: bool = False, exact: bool = True) -> 
     return text
 
 
-def format_count(count: float, *, infinite_style: Literal["short", "nr3"] = "short",
+def format_count(count: float, *, infinite_style: InfiniteStyle = "short",
                  plus_sign: bool = False) -> str:
     """A count reply: NR1, or for ``INF`` ``9.9E37`` (F15 ``short``) or NR3 (``nr3``)."""
     if math.isinf(count):
@@ -105,17 +100,12 @@ def format_decimal(value: float) -> str:
 
 
 def format_vsource(value: float,
-                   style: Literal["integer_when_integral", "nr3"] = "integer_when_integral",
+                   style: VsourceFormat = "integer_when_integral",
                    *, plus_sign: bool = False) -> str:
     """A 6517B V-source reply (§4.11): ``2``, ``100``, ``2.5``; or NR3 with ``style='nr3'``."""
     if style == "nr3":
         return format_nr3(value, plus_sign=plus_sign)
     return format_decimal(value)
-
-
-def format_string(text: str) -> str:
-    """A string reply in double quotes, doubling embedded quotes (``"VOLT:DC"``)."""
-    return '"' + text.replace('"', '""') + '"'
 
 
 def format_register(value: int, style: str = "ASC") -> str:

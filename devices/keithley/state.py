@@ -1,7 +1,7 @@
 """The instrument setup: every setting *RST, :SYST:PRES, *SAV and *RCL act on (§4, §4.13).
 
 Settings that survive *RST (TRACe, status enables, display, line frequency,
-communication) live elsewhere; see ``InstrumentState``.
+communication) live on ``KeithleyInstrument`` and its ``TraceBuffer``.
 """
 
 from __future__ import annotations
@@ -9,30 +9,13 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Literal
 
-Model = Literal["6517B", "6514"]
-FUNCTIONS = ("VOLT", "CURR", "RES", "CHAR")
+from devices.keithley.ranges import FUNCTIONS, Model, model_limits, range_table
+
 INFINITE = math.inf
 
 #: Function short name → ``:SENS:FUNC?`` / ``:CONF?`` reply text (§4.2).
 FUNCTION_REPLY = {"VOLT": "VOLT:DC", "CURR": "CURR:DC", "RES": "RES", "CHAR": "CHAR"}
-
-# *RST range (nominal) and autorange limits (nominal) per model and function (§4.3).
-_RST_RANGES: dict[str, dict[str, tuple[float, float, float]]] = {
-    "6517B": {
-        "VOLT": (200.0, 2.0, 200.0),
-        "CURR": (20e-3, 20e-12, 20e-3),
-        "RES": (2e6, 2e6, 200e12),
-        "CHAR": (2e-6, 2e-9, 2e-6),
-    },
-    "6514": {
-        "VOLT": (20.0, 2.0, 200.0),
-        "CURR": (20e-3, 20e-12, 20e-3),
-        "RES": (200e9, 2e3, 200e9),
-        "CHAR": (20e-6, 20e-9, 20e-6),
-    },
-}
 
 
 @dataclass(slots=True)
@@ -171,12 +154,12 @@ class Setup:
 
 
 def default_function(model: Model, function: str, filters: FilterSettings) -> FunctionSettings:
-    """*RST settings of one function."""
-    rng, lower, upper = _RST_RANGES[model][function]
-    level = 2e-6 if model == "6517B" else 2e-5
+    """*RST settings of one function (*RST range and autorange limits of §4.3)."""
+    table = range_table(model, function)
     return FunctionSettings(
-        range_nominal=rng, auto_lower=lower, auto_upper=upper, filters=filters,
-        adischarge_level=level,
+        range_nominal=table.rst_nominal, auto_lower=table.auto_lower_nominal,
+        auto_upper=table.auto_upper_nominal, filters=filters,
+        adischarge_level=model_limits(model).adischarge_level.default,
     )
 
 
@@ -233,3 +216,4 @@ def preset_setup(model: Model, *, zero_check: bool = True) -> Setup:
     else:
         setup.format.border = "SWAP"
     return setup
+

@@ -16,6 +16,7 @@ from devices.keithley.commands_system import (
     system_commands,
 )
 from devices.keithley.commands_trace import format_commands, trace_commands
+from devices.keithley.instrument import SAVE_SLOTS
 from devices.scpi import MEASUREMENT, OPERATION, QUESTIONABLE, CommandTable, RegisterSpec
 from devices.scpi.status import StatusLayout
 
@@ -27,15 +28,13 @@ LAYOUT_6517B = StatusLayout((
     RegisterSpec("arm_sequence", ":STATus:OPERation:ARM:SEQuence"),
     RegisterSpec("operation_trigger", ":STATus:OPERation:TRIGger"),
 ))
-#: *SAV/*RCL slots kept by every instance (the table limits what a client may use).
-SAVE_SLOTS = 10
 
 
 @functools.lru_cache(maxsize=32)
 def command_table(options: TableOptions) -> CommandTable[Any]:
     """The command table of ``options.model`` with the given switches; built once."""
     layout = LAYOUT_6517B if options.b else LAYOUT_6514
-    slots = 10 if options.b or options.save_slots_0_9 else 3
+    slots = SAVE_SLOTS if options.save_slots_0_9 else int(options.limits.save_slots.maximum) + 1
     options_query = options.b or options.opt_query
     commands = [
         *standard_commands(layout, slots, options_query),

@@ -9,12 +9,14 @@ driven by times the caller passes in.  Host times are the harness clock
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from devices.keithley.ranges import Model, range_table
+from devices.keithley.state import FilterSettings
+from devices.scpi import Reply
 
 if TYPE_CHECKING:
     from devices.keithley.config import KeithleyConfig
@@ -92,28 +94,6 @@ def _check_speed(speed: float) -> None:
 # -- §6.2 time per reading -----------------------------------------------------------------
 
 
-class FilterTiming(Protocol):
-    """The filter settings that change the number of conversions per reading (§4.4)."""
-
-    @property
-    def median(self) -> bool: ...
-
-    @property
-    def median_rank(self) -> int: ...
-
-    @property
-    def average(self) -> bool: ...
-
-    @property
-    def average_tcontrol(self) -> str: ...
-
-    @property
-    def average_count(self) -> int: ...
-
-    @property
-    def average_type(self) -> str: ...
-
-
 def effective_line_frequency(line_frequency: float) -> float:
     """Mains frequency used for integration: 50 or 60; 400 Hz mains integrate as 50 (§6.2)."""
     return 60.0 if line_frequency == 60 else 50.0
@@ -138,12 +118,12 @@ def conversion_time(nplc: float, line_frequency: float, conv_factor: float = 3.0
     return conv_factor * aperture(nplc, line_frequency) + conv_overhead_s
 
 
-def averaging_active(filters: FilterTiming) -> bool:
+def averaging_active(filters: FilterSettings) -> bool:
     """Whether the average filter is on and does something (6517B TYPE NONE does not)."""
     return filters.average and filters.average_type.upper() not in ("NONE",)
 
 
-def conversions_per_reading(filters: FilterTiming, median_block: bool = False) -> int:
+def conversions_per_reading(filters: FilterSettings, median_block: bool = False) -> int:
     """A/D conversions per reading (§6.2).
 
     Repeat average: ``COUNt``; moving average and median: 1 (their windows prime
@@ -261,7 +241,7 @@ class TimingModel:
     def from_config(cls, config: KeithleyConfig) -> TimingModel:
         """The timing constants of a configuration."""
         return cls(
-            model=config.model,  # type: ignore[arg-type]
+            model=config.model,
             conv_factor=config.conv_factor,
             conv_overhead_s=config.conv_overhead_s,
             median_block=config.median_block,
@@ -279,7 +259,7 @@ class TimingModel:
         factor = self.conv_factor if autozero or self.model != "6514" else 1.0
         return conversion_time(nplc, line_frequency, factor, self.conv_overhead_s)
 
-    def conversions_per_reading(self, filters: FilterTiming) -> int:
+    def conversions_per_reading(self, filters: FilterSettings) -> int:
         """Conversions per reading with this model's ``median_block`` setting."""
         return conversions_per_reading(filters, self.median_block)
 
@@ -296,6 +276,36 @@ class TimingModel:
             return 0.0
         return transmission_time(len(text) + len(terminator), self.baud,
                                  self.bits_per_character)
+
+
+class SerialLine:
+    """``simulate_line_rate`` (§6.4): replies cross the serial line one after another.
+
+    A reply is ready once its last character (terminator included) has been sent;
+    it starts when it is ready and the previous reply has left the line.  The
+    durations are realistic device-time durations, so they shrink with ``speed``
+    and vanish at speed 0 (§6.1).
+    """
+
+    def __init__(self, timing: TimingModel, clock: DeviceClock) -> None:
+        self.timing = timing
+        self.clock = clock
+        self.free_at = -math.inf
+
+    def send(self, replies: Sequence[tuple[str, float]], terminator: str) -> list[Reply]:
+        """The replies with their ready times moved to the end of their transmission."""
+        if not self.timing.simulate_line_rate or self.clock.speed == 0:
+            return [Reply(text, ready_at) for text, ready_at in replies]
+        sent = []
+        for text, ready_at in replies:
+            seconds = self.timing.reply_transmission(text, terminator)
+            self.free_at = max(ready_at, self.free_at) + self.clock.duration_on_host(seconds)
+            sent.append(Reply(text, self.free_at))
+        return sent
+
+    def clear(self) -> None:
+        """Device clear: replies not yet delivered are dropped, the line is free (§8.3)."""
+        self.free_at = -math.inf
 
 
 # -- §6.5 real-time clock ----------------------------------------------------------------------

@@ -59,12 +59,18 @@ Commands (``commands``, ``parameters``, ``tree``)
     ``Command(pattern, on_set=None, on_query=None, params=(), query_params=(), duration=None,
     formatter=None)``: ``pattern`` is the documented spelling (``":SOURce:VOLTage[:LEVel]"``,
     ``"*IDN"``; a trailing ``?`` means query-only). Handlers are ``on_set(target, call) -> None``
-    and ``on_query(target, call) -> str``; they raise ``ScpiError(code)`` to fail the unit and
+    and ``on_query(target, call) -> str``; they raise ``ScpiError(code)`` to fail the unit,
     ``Blocked(retry_at=None)`` to wait for an unpredictable event (the engine retries the unit
-    on ``poll``). ``duration`` (seconds, or ``fn(target, call) -> float``) overrides the
-    instrument's ``unit_duration`` hook. ``formatter(value) -> str`` formats ``? MIN|MAX|DEF``.
+    on ``poll``) and ``NoReply()`` to end the message with no reply and no error (earlier
+    results of the message are still sent). ``duration`` (seconds, or
+    ``fn(target, call) -> float``) overrides the instrument's ``unit_duration`` hook.
+    ``formatter(value) -> str`` formats ``? MIN|MAX|DEF``.
     Suffix syntax inside a node: ``NAMe[1]`` optional suffix 1 only, ``NAMe[1-4]`` optional,
-    1..4, absent = first; ``NAMe2`` exactly 2. ``[:NODE]`` is an optional node.
+    1..4, absent = first; ``NAMe2`` exactly 2. ``[:NODE]`` is an optional node. A keyword
+    may contain digits (``MA0Factor``, short form ``MA0F``) but trailing digits are always
+    a suffix. Keywords of one spelling whose suffixes overlap (``OUTPut`` and ``OUTPut[1]``)
+    share a tree node; each command still checks its own suffixes (-113/-114). One handler
+    pair may be registered under two spellings (``VSOurce``/``VSOUrce``) of one header.
     ``setting(pattern, parameter, attribute, *, formatter=None, after_set=None,
     query=True) -> Command``: a stored setting bound to ``getattr/setattr(target, attribute)``.
     ``CommandTable(commands, *, status=StatusLayout(), save_slots=0, options_query=False,
@@ -72,7 +78,9 @@ Commands (``commands``, ``parameters``, ``tree``)
     it adds the IEEE-488.2 common commands, ``:SYSTem:ERRor[:NEXT]?``, ``:SYSTem:CLEar`` and the
     ``:STATus`` subsystem; a command of yours with the same header replaces the built-in one.
     ``Call``: ``engine`` (``engine.target`` is the instrument), ``command``, ``text`` (the unit
-    as received), ``args: tuple`` (``arg`` = first), ``suffixes: tuple[int, ...]`` /
+    as received), ``args: tuple`` (``arg`` = first), ``tokens`` (the parameters as received,
+    ``Token(kind, text)`` with ``TokenKind.NUMBER/WORD/STRING/LIST``; ``is_word(i)`` tells
+    ``MAX`` from a number), ``suffixes: tuple[int, ...]`` /
     ``suffix(i=0)`` (one per node that declares a suffix, in pattern order, defaults filled
     in), ``time`` (host time the unit starts), ``is_query``, ``finish_at(t)`` (the unit
     completes no earlier than ``t``; its end is max(time + duration, t)), ``finished_at``.
@@ -100,7 +108,7 @@ Status and errors (``status``, ``errors``)
     ``status_byte(message_available=False)``, ``clear()`` (*CLS), ``preset()`` (:STAT:PRES),
     ``power_on()``, ``register_format`` (callable rendering register replies, for
     ``:FORMat:SREGister``). Layout constants: ``MEASUREMENT`` (STB bit 0), ``OPERATION``,
-    ``QUESTIONABLE``. ``ScpiError(0)`` ends a message silently (nothing queued).
+    ``QUESTIONABLE``.
 
 Engine (``engine``)
     ``ScpiInstrument(commands, *, options=None)``: base class exposing the §0.5 surface
@@ -109,7 +117,8 @@ Engine (``engine``)
     ``reset(call)``, ``trigger(call)``, ``self_test(call) -> int``, ``save_setup(call, slot)``,
     ``recall_setup(call, slot)``, ``installed_options() -> str``,
     ``operations_done_at(now) -> float | None`` (``*OPC``/``*OPC?``/``*WAI``; ``None`` = pending
-    until an unpredictable event), ``unit_duration(call) -> float``, ``on_device_clear(now)``.
+    until an unpredictable event), ``unit_duration(call) -> float``, ``on_device_clear(now)``,
+    ``before_unit(call)`` (runs before every handler, also on a retry after ``Blocked``).
     The hooks alone are in ``InstrumentHooks`` (for a target used with a bare ``Engine``).
     ``Engine(target, commands, options=None)`` does the work and can be used without the base
     class; besides the §0.5 methods it offers ``status``, ``options`` / ``lenient`` (settable at
@@ -118,15 +127,16 @@ Engine (``engine``)
     ``arm_operation_complete(time)``, ``cancel_operation_complete()``. ``DEVICE_CLEAR_REPLY``.
     ``EngineOptions(lenient=False, error_queue_depth=10, positive_error_plus=False,
     overrun_error_code=-363, numeric_up_down="reject", execution_errors_abort=True,
-    max_queued_characters=2048)``. ``Reply(text, ready_at)``.
+    max_queued_characters=2048)``; ``NumericUpDown`` is the type of ``numeric_up_down``.
+    ``Reply(text, ready_at)``.
 
 Formatting (``formatting``)
     ``format_nr1(value)``, ``format_nr3(value, digits=7, plus=False)``, ``format_bool(value)``,
     ``format_string(text)``, ``format_list(value)``.
 """
 
-from devices.scpi.commands import Blocked, Call, Command, default_formatter, setting
-from devices.scpi.engine import DEVICE_CLEAR_REPLY, Engine, EngineOptions, Reply
+from devices.scpi.commands import Blocked, Call, Command, NoReply, default_formatter, setting
+from devices.scpi.engine import DEVICE_CLEAR_REPLY, Engine, EngineOptions, NumericUpDown, Reply
 from devices.scpi.errors import (
     ERROR_MESSAGES,
     ErrorQueue,
@@ -157,6 +167,8 @@ from devices.scpi.parameters import (
     Raw,
     Step,
     String,
+    Token,
+    TokenKind,
 )
 from devices.scpi.status import (
     MEASUREMENT,
@@ -193,8 +205,10 @@ __all__ = [
     "InstrumentHooks",
     "ListValue",
     "Message",
+    "NoReply",
     "NumberList",
     "Numeric",
+    "NumericUpDown",
     "Overrun",
     "Parameter",
     "PatternError",
@@ -208,6 +222,8 @@ __all__ = [
     "StatusRegister",
     "Step",
     "String",
+    "Token",
+    "TokenKind",
     "default_formatter",
     "esr_bit_for",
     "format_bool",

@@ -14,6 +14,8 @@ from devices.scpi.parameters import (
     Numeric,
     Parameter,
     String,
+    Token,
+    TokenKind,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +38,17 @@ class Blocked(Exception):
     def __init__(self, retry_at: float | None = None) -> None:
         super().__init__("unit blocked")
         self.retry_at = retry_at
+
+
+class NoReply(Exception):
+    """Raised by a handler whose unit ends its message with no reply and no error.
+
+    Results of earlier units of the message are still sent; the rest of the message is
+    discarded (the 6514's zero-check ``no_reply`` reading queries, spec §7.3).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("unit ends its message without a reply")
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,9 +88,14 @@ class Command(Generic[T]):
 
 
 class Call:
-    """What a handler gets for one unit: parsed arguments, suffixes, time, engine."""
+    """What a handler gets for one unit: parsed arguments, suffixes, time, engine.
 
-    __slots__ = ("_finish", "args", "command", "engine", "is_query", "suffixes", "text", "time")
+    ``tokens`` are the parameters as received (``Token(kind, text)``), e.g. to tell a
+    ``RANGe MAX`` from a ``RANGe 21e-3`` that decoded to the same value.
+    """
+
+    __slots__ = ("_finish", "args", "command", "engine", "is_query", "suffixes", "text", "time",
+                 "tokens")
 
     def __init__(
         self,
@@ -88,6 +106,7 @@ class Call:
         suffixes: tuple[int, ...],
         time: float,
         is_query: bool,
+        tokens: tuple[Token, ...] = (),
     ) -> None:
         self.engine = engine
         self.command = command
@@ -96,12 +115,17 @@ class Call:
         self.suffixes = suffixes
         self.time = time
         self.is_query = is_query
+        self.tokens = tokens
         self._finish = time
 
     @property
     def arg(self) -> Any:
         """The first argument (None if there is none)."""
         return self.args[0] if self.args else None
+
+    def is_word(self, index: int = 0) -> bool:
+        """Whether parameter ``index`` was character data (``MAX``, ``ON``), not a number."""
+        return index < len(self.tokens) and self.tokens[index].kind is TokenKind.WORD
 
     def suffix(self, index: int = 0) -> int:
         """The numeric suffix of the ``index``-th suffixed node of the pattern."""

@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from devices.scpi.commands import Blocked, Call, Command
+from devices.scpi.commands import Blocked, Call, Command, NoReply
 from devices.scpi.errors import ESR_OPC, ScpiError
 from devices.scpi.parameters import ParseOptions
 from devices.scpi.plan import Plan, Step, prepare
@@ -26,6 +26,9 @@ T = TypeVar("T")
 _PLAN_CACHE_LIMIT = 1024
 _UNKNOWN_HEADER_LOG = 100
 DEVICE_CLEAR_REPLY = "DCL"
+
+
+NumericUpDown = Literal["reject", "accept"]
 
 
 class Reply(NamedTuple):
@@ -43,7 +46,7 @@ class EngineOptions:
     error_queue_depth: int = 10
     positive_error_plus: bool = False
     overrun_error_code: int = -363
-    numeric_up_down: Literal["reject", "accept"] = "reject"
+    numeric_up_down: NumericUpDown = "reject"
     execution_errors_abort: bool = True
     max_queued_characters: int = 2048
 
@@ -80,6 +83,7 @@ class Engine(Generic[T]):
         self._queued_characters = 0
         self._operation_complete_armed = False
         self._default_duration = getattr(target, "unit_duration", None)
+        self._before_unit = getattr(target, "before_unit", None)
         self.status.power_on()
 
     # -- options -------------------------------------------------------------------------
@@ -201,16 +205,20 @@ class Engine(Generic[T]):
                 index += 1
                 continue
             call = Call(self, step.command, step.text, step.args, step.suffixes, time,
-                        step.is_query)
+                        step.is_query, step.tokens)
             try:
                 if step.handler is None:
                     text = step.reply or ""
                 else:
+                    if self._before_unit is not None:
+                        self._before_unit(call)
                     text = step.handler(self.target, call)
             except Blocked as blocked:
                 self._blocked = _Continuation(plan, index, results, time, blocked.retry_at)
                 self.busy_until = time
                 return []
+            except NoReply:
+                return self._finish(results, time)
             except ScpiError as error:
                 self.status.report_error(error.code, error.message, error.esr_bit)
                 if self._aborts(error.code):

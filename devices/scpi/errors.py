@@ -93,8 +93,8 @@ class ScpiError(Exception):
     """A unit failed with a SCPI error; the engine queues it and discards the rest.
 
     ``message`` defaults to the standard text of ``code``; ``esr_bit`` defaults to the
-    bit of the code's class (positive, device-specific codes set DDE). Code 0 ends the
-    message silently: nothing is queued and no ESR bit is set.
+    bit of the code's class (positive, device-specific codes set DDE). Code 0 is no
+    error: nothing is queued; a handler that means "no reply" raises ``NoReply``.
     """
 
     def __init__(self, code: int, message: str | None = None, esr_bit: int | None = None):

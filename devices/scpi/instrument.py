@@ -50,6 +50,10 @@ class InstrumentHooks:
         """Device time a unit takes unless its ``Command.duration`` says otherwise."""
         return 0.0
 
+    def before_unit(self, call: Call) -> None:
+        """Runs before every handler, also when a blocked unit is retried (e.g. to bring
+        a simulation up to ``call.time``)."""
+
 
 class ScpiInstrument(InstrumentHooks):
     """An instrument model built on an ``Engine``; exposes the §0.5 device interface."""

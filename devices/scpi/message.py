@@ -36,13 +36,18 @@ class Unit:
 
 def split_units(message: str) -> list[str]:
     """Split on ``;`` outside quoted strings and parentheses."""
-    if "'" not in message and '"' not in message and "(" not in message:
-        return message.split(";")
-    units: list[str] = []
+    return _split_outside(message, ";")
+
+
+def _split_outside(text: str, separator: str) -> list[str]:
+    """Split ``text`` on ``separator`` where it is outside quotes and parentheses."""
+    if "'" not in text and '"' not in text and "(" not in text:
+        return text.split(separator)
+    pieces: list[str] = []
     start = 0
     quote = ""
     depth = 0
-    for index, char in enumerate(message):
+    for index, char in enumerate(text):
         if quote:
             if char == quote:
                 quote = ""
@@ -52,11 +57,11 @@ def split_units(message: str) -> list[str]:
             depth += 1
         elif char == ")":
             depth = max(0, depth - 1)
-        elif char == ";" and depth == 0:
-            units.append(message[start:index])
+        elif char == separator and depth == 0:
+            pieces.append(text[start:index])
             start = index + 1
-    units.append(message[start:])
-    return units
+    pieces.append(text[start:])
+    return pieces
 
 
 def parse_units(message: str) -> list[Unit]:
@@ -121,37 +126,13 @@ def _header_error(body: str) -> int:
 def tokenize_parameters(text: str) -> tuple[tuple[Token, ...], int]:
     """Classify the comma-separated parameters; returns (tokens, error code or 0)."""
     tokens: list[Token] = []
-    for piece in _split_parameters(text):
+    for piece in _split_outside(text, ","):
         item = piece.strip(WHITESPACE)
         token = _classify(item)
         if isinstance(token, int):
             return (), token
         tokens.append(token)
     return tuple(tokens), 0
-
-
-def _split_parameters(text: str) -> list[str]:
-    if "'" not in text and '"' not in text and "(" not in text:
-        return text.split(",")
-    pieces: list[str] = []
-    start = 0
-    quote = ""
-    depth = 0
-    for index, char in enumerate(text):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth = max(0, depth - 1)
-        elif char == "," and depth == 0:
-            pieces.append(text[start:index])
-            start = index + 1
-    pieces.append(text[start:])
-    return pieces
 
 
 def _classify(item: str) -> Token | int:

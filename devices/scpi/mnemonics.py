@@ -9,8 +9,12 @@ from typing import TypeVar
 
 MAX_MNEMONIC_LENGTH = 12
 
-_SPELLING = re.compile(r"([A-Za-z][A-Za-z_]*)(?:\[(\d+)(?:-(\d+))?\]|(\d+))?")
-_TOKEN = re.compile(r"([A-Z][A-Z_]*)(\d*)")
+# A keyword may contain digits (``MA0Factor``) but ends in a letter: trailing digits are
+# always a numeric suffix, in documented spellings and in received headers alike.
+KEYWORD = r"[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z_])?"
+SUFFIX = r"(?:\[\d+(?:-\d+)?\]|\d+)"
+_SPELLING = re.compile(rf"({KEYWORD})(?:\[(\d+)(?:-(\d+))?\]|(\d+))?")
+_TOKEN = re.compile(r"([A-Z](?:[A-Z0-9_]*[A-Z_])?)(\d*)")
 
 
 class PatternError(ValueError):
@@ -19,7 +23,7 @@ class PatternError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Mnemonic:
-    """One documented keyword such as ``NPLCycles``, ``SENSe[1]``, ``CALCulate2``.
+    """One documented keyword such as ``NPLCycles``, ``SENSe[1]``, ``CALCulate2``, ``MA0Factor``.
 
     ``first_suffix``..``last_suffix`` is the accepted suffix range (None: no suffix);
     ``default_suffix`` is the value when the suffix is absent (None: it must be given).
@@ -51,6 +55,20 @@ class Mnemonic:
         """The suffix a match stands for (the default when absent)."""
         return self.default_suffix if suffix is None else suffix
 
+    @property
+    def takes_suffix(self) -> bool:
+        return self.first_suffix is not None
+
+    def overlaps(self, other: Mnemonic) -> bool:
+        """Whether some received suffix (or its absence) is accepted by both keywords."""
+        if self.accepts_suffix(None) and other.accepts_suffix(None):
+            return True
+        if self.first_suffix is None or self.last_suffix is None:
+            return False
+        if other.first_suffix is None or other.last_suffix is None:
+            return False
+        return self.first_suffix <= other.last_suffix and other.first_suffix <= self.last_suffix
+
 
 def parse_spelling(spelling: str) -> Mnemonic:
     """``"SENSe[1]"`` -> Mnemonic; raises PatternError for anything else."""
@@ -58,8 +76,8 @@ def parse_spelling(spelling: str) -> Mnemonic:
     if match is None:
         raise PatternError(f"not a documented SCPI keyword: {spelling!r}")
     name, optional_first, optional_last, fixed = match.groups()
-    short = "".join(char for char in name if char.isupper() or char == "_")
-    if not short:
+    short = "".join(char for char in name if char.isupper() or char.isdigit() or char == "_")
+    if not short or not short[0].isalpha():
         raise PatternError(f"keyword {spelling!r} has no upper-case short form")
     if len(name) > MAX_MNEMONIC_LENGTH:
         raise PatternError(f"keyword {spelling!r} is longer than {MAX_MNEMONIC_LENGTH}")
@@ -76,12 +94,15 @@ def parse_spelling(spelling: str) -> Mnemonic:
 
 
 def split_token(token: str) -> tuple[str, int | None] | None:
-    """Upper-case received mnemonic -> (letters, numeric suffix); None if not a mnemonic."""
+    """Upper-case received mnemonic -> (keyword, numeric suffix); None if not a mnemonic.
+
+    The suffix is the run of trailing digits: ``CALC2`` -> ("CALC", 2), ``MA0F`` -> ("MA0F", None).
+    """
     match = _TOKEN.fullmatch(token)
     if match is None:
         return None
-    letters, digits = match.groups()
-    return letters, (int(digits) if digits else None)
+    keyword, digits = match.groups()
+    return keyword, (int(digits) if digits else None)
 
 
 N = TypeVar("N")
@@ -97,10 +118,10 @@ def match_token(token: str, by_spelling: dict[str, list[tuple[Mnemonic, N]]],
     parts = split_token(token)
     if parts is None:
         return unknown_code
-    letters, suffix = parts
-    if len(letters) > MAX_MNEMONIC_LENGTH:
+    keyword, suffix = parts
+    if len(keyword) > MAX_MNEMONIC_LENGTH:
         return -112
-    candidates = by_spelling.get(letters)
+    candidates = by_spelling.get(keyword)
     if candidates is None:
         return unknown_code
     for mnemonic, item in candidates:

@@ -31,6 +31,7 @@ class Step:
     args: tuple[Any, ...]
     suffixes: tuple[int, ...]
     reply: str | None = None
+    tokens: tuple[Token, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +95,12 @@ def _step(
     if unit.query:
         reply = _limit_reply(command, unit.tokens)
         if reply is not None:
-            return Step(unit.text, command, None, True, (), suffixes, reply)
+            return Step(unit.text, command, None, True, (), suffixes, reply, unit.tokens)
         args = decode_arguments(command.query_params, unit.tokens, options)
-        return Step(unit.text, command, command.on_query, True, args, suffixes)
+        return Step(unit.text, command, command.on_query, True, args, suffixes, None,
+                    unit.tokens)
     args = decode_arguments(command.params, unit.tokens, options)
-    return Step(unit.text, command, command.on_set, False, args, suffixes)
+    return Step(unit.text, command, command.on_set, False, args, suffixes, None, unit.tokens)
 
 
 def _limit_reply(command: Command[Any], tokens: tuple[Token, ...]) -> str | None:

@@ -6,11 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from devices.keithley.config import (
-    FIDELITY_ROWS,
-    KeithleyConfig,
-    SerialSettings,
-)
+from devices.keithley.config import KeithleyConfig, SerialSettings
+from devices.keithley.fidelity import FIDELITY_ROWS
 from devices.keithley.signal import DEFAULT_SIGNALS, Environment, SignalSpec
 
 

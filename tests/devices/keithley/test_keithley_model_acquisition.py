@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from devices.keithley import Keithley6514, Keithley6517B, MockKeithley
+from devices.keithley.config import SerialSettings
 
 T_CONV_1PLC_60HZ = 3.07 / 60 + 0.00254
 
@@ -226,3 +227,47 @@ def test_6514_auto_trigger_delay_inserts_settling() -> None:
     (reply,) = lines(k, "READ?")
     stamps = [float(item) for item in reply.split(",")]
     assert stamps[1] - stamps[0] == pytest.approx(T_CONV_1PLC_60HZ + 5e-3, abs=1e-5)
+
+
+IDN_6517B = "KEITHLEY INSTRUMENTS INC.,MODEL 6517B,4114292,A13/700x "
+
+
+def test_line_rate_adds_the_transmission_time_of_each_reply() -> None:
+    """§6.4 simulate_line_rate: ready once the reply and its terminator crossed the line."""
+    k = Keithley6517B(speed=1.0, simulate_line_rate=True, output_terminator="CRLF",
+                      serial=SerialSettings(baud=9600))
+    (reply,) = k.receive("*IDN?", 5.0)
+    assert reply.text == IDN_6517B
+    assert reply.ready_at == pytest.approx(5.0 + 0.001 + (len(IDN_6517B) + 2) * 10 / 9600)
+
+
+def test_line_rate_sends_replies_one_after_another() -> None:
+    """§6.4: a reply ready while the previous one is still on the line waits for it."""
+    k = Keithley6517B(speed=1.0, simulate_line_rate=True, serial=SerialSettings(baud=1200))
+    first, second = (k.receive("*IDN?", 0.0)[0], k.receive("*TST?", 0.0)[0])
+    assert second.ready_at == pytest.approx(first.ready_at + len("0\n") * 10 / 1200)
+    assert first.ready_at == pytest.approx(0.001 + len(IDN_6517B + "\n") * 10 / 1200)
+
+
+def test_line_rate_follows_the_serial_settings_and_speed() -> None:
+    """§6.4, §6.1: 7 data bits + parity = 10 bits per character; speed 4 divides the time."""
+    serial = SerialSettings(baud=57600, data_bits=7, parity="even")
+    k = Keithley6517B(speed=4.0, simulate_line_rate=True, serial=serial)
+    (reply,) = k.receive("*TST?", 0.0)
+    assert reply.ready_at == pytest.approx((0.001 + 2 * 10 / 57600) / 4)
+
+
+def test_line_rate_is_off_by_default_and_ignored_at_speed_zero() -> None:
+    """§6.4 default off; §6.1 speed 0: replies are ready at the host instant."""
+    assert Keithley6517B(speed=1.0).receive("*TST?", 1.0)[0].ready_at == pytest.approx(1.001)
+    k = Keithley6517B(speed=0, simulate_line_rate=True, serial=SerialSettings(baud=300))
+    assert k.receive("*IDN?", 1.0)[0].ready_at == 1.0
+
+
+def test_device_clear_frees_the_line_and_its_reply_takes_line_time() -> None:
+    """§8.3: undelivered replies are dropped; ``DCL`` plus terminator crosses the line."""
+    k = Keithley6517B(speed=1.0, simulate_line_rate=True, serial=SerialSettings(baud=300))
+    k.receive("*IDN?", 0.0)  # about 1.9 s on the line at 300 baud
+    (dcl,) = k.device_clear(0.5)
+    assert dcl.text == "DCL"
+    assert dcl.ready_at == pytest.approx(0.5 + 4 * 10 / 300)

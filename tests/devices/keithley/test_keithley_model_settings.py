@@ -256,3 +256,20 @@ def test_buffer_statistics(b: Keithley6517B) -> None:
     assert lines(b, ":CALC2:DATA?") == ["3.000000E+00"]
     lines(b, ":CALC2:FORM MEAN")
     assert lines(b, ":CALC2:DATA?") == ["2.000000E+00"]
+
+
+def test_math_polynomial_coefficients_are_stored_6517b(b: Keithley6517B) -> None:
+    """§4.10: :CALC1:KMAT:MA0F..MA2F default to the identity (0, 1, 0) and are stored."""
+    assert lines(b, ":CALC:KMAT:MA0F?;MA1F?;MA2F?") == ["0.000000E+00;1.000000E+00;0.000000E+00"]
+    lines(b, ":CALCULATE1:KMATH:MA2FACTOR 0.5")
+    assert lines(b, ":CALC1:KMAT:MA2FACTOR?") == ["0.5"]
+    assert errors(b) == []
+    lines(b, ":CALC:KMAT:MA3F 1", ":CALC:KMAT:MA0 1")
+    assert errors(b) == ['-113,"Undefined header"', '-113,"Undefined header"']
+
+
+def test_math_polynomial_is_not_a_6514_command() -> None:
+    """§4.10: the 6514 math is MMFactor/MBFactor; MA0F is an unknown header there."""
+    k = Keithley6514(speed=0)
+    assert lines(k, ":CALC:KMAT:MA0F?") == []
+    assert errors(k) == ['-113,"Undefined header"']

@@ -16,20 +16,18 @@ from devices.keithley.reading_format import (
     TRACE_ELEMENT_ORDER,
     ReadingFormat6514,
     ReadingFormat6517B,
-    format_boolean,
     format_count,
     format_element_list,
     format_mantissa,
-    format_nr1,
     format_nr3,
     format_register,
     format_rtc,
-    format_string,
     format_vsource,
     status_word_6514,
     wrap_reading_number,
     wrap_timestamp,
 )
+from devices.scpi import format_bool, format_nr1, format_string
 
 
 def reading(value: float = 1.0012e-12, *, status: str = "N", function: str = "CURR",
@@ -307,7 +305,7 @@ def test_counts_and_booleans() -> None:
     assert format_count(math.inf) == "9.9E37"
     assert format_count(math.inf, infinite_style="nr3") == "9.900000E+37"
     assert format_nr1(True) == "1"
-    assert (format_boolean(True), format_boolean(False)) == ("1", "0")
+    assert (format_bool(True), format_bool(False)) == ("1", "0")
 
 
 @pytest.mark.parametrize(("value", "text"), [(2.0, "2"), (100.0, "100"), (2.5, "2.5"),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
 
 from devices.keithley.config import KeithleyConfig, SerialSettings
+from devices.keithley.state import FilterSettings as Filters
 from devices.keithley.timing import (
     DeviceClock,
     RealTimeClock,
@@ -24,17 +24,6 @@ from devices.keithley.timing import (
     uniform_completed_count,
     uniform_completion_time,
 )
-
-
-@dataclass
-class Filters:
-    median: bool = False
-    median_rank: int = 1
-    average: bool = False
-    average_tcontrol: str = "REP"
-    average_count: int = 10
-    average_type: str = "SCAL"
-
 
 # -- §6.1 clocks ---------------------------------------------------------------------------
 

@@ -20,8 +20,10 @@ from devices.scpi import (
     CommandTable,
     ElementList,
     EngineOptions,
+    NoReply,
     NumberList,
     Numeric,
+    Raw,
     RegisterSpec,
     Reply,
     ScpiError,
@@ -57,6 +59,8 @@ class Probe(ScpiInstrument):
         self.closed: Any = None
         self.time_of_day: tuple[float, ...] = (0, 0, 0)
         self.range_steps: list[Step] = []
+        self.range_was_word = False
+        self.units_started: list[tuple[str, float]] = []
         super().__init__(PROBE_COMMANDS, options=options)
 
     def apply_defaults(self) -> None:
@@ -107,6 +111,9 @@ class Probe(ScpiInstrument):
     def on_device_clear(self, now: float) -> None:
         self.device_clears += 1
 
+    def before_unit(self, call: Call) -> None:
+        self.units_started.append((call.text, call.time))
+
     def manual_trigger(self, now: float) -> None:
         """What a control-channel trigger would do."""
         self.manual_at = now
@@ -149,6 +156,7 @@ def _set_range(probe: Probe, call: Call) -> None:
         probe.range_steps.append(value)
     else:
         probe.range = value
+    probe.range_was_word = call.is_word(0)
     probe.autorange = False
 
 
@@ -170,6 +178,14 @@ def _set_time(probe: Probe, call: Call) -> None:
 
 def _query_time(probe: Probe, call: Call) -> str:
     return ",".join(format_nr1(value) for value in probe.time_of_day)
+
+
+def _silent(probe: Probe, call: Call) -> str:
+    raise NoReply()
+
+
+def _tokens(probe: Probe, call: Call) -> str:
+    return " ".join(f"{token.kind.value}={token.text}" for token in call.tokens)
 
 
 def _condition_bits(probe: Probe, call: Call) -> None:
@@ -234,6 +250,9 @@ PROBE_COMMANDS: CommandTable[Probe] = CommandTable(
         Command(":TEST:FAIL", on_set=_fail, params=(Numeric(integer=True),)),
         Command(":TEST:SLOW", on_set=lambda probe, call: None, duration=0.25),
         Command(":TEST:CONDition", on_set=_condition_bits, params=(Numeric(integer=True),)),
+        Command(":TEST:SILent?", on_query=_silent),
+        Command(":TEST:TOKens?", on_query=_tokens,
+                query_params=(Raw(optional=True), Raw(optional=True), Raw(optional=True))),
     ],
     status=PROBE_LAYOUT,
     save_slots=10,

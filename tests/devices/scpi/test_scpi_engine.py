@@ -237,3 +237,51 @@ def test_same_message_twice_behaves_the_same(probe: Any, errors: Errors) -> None
     for _ in range(3):
         assert probe.receive(":CURR:NPLC 50;*IDN?", 0.0) == []
     assert errors() == [-222, -222, -222]
+
+
+def test_no_reply_ends_the_message_silently(probe: Any, ask: Ask, errors: Errors) -> None:
+    """§7.3 ``no_reply``: no reply for the unit, no error, the rest of the message dropped."""
+    assert ask(":TEST:SIL?") is None
+    assert ask(":TEST:SIL?;:SYST:ZCH OFF;*IDN?") is None
+    assert probe.zero_check is True
+    assert errors() == []
+    assert probe.engine.status.read_event_status() == 128  # PON only: no error bit
+
+
+def test_no_reply_keeps_the_results_before_it(ask: Ask) -> None:
+    assert ask("*STB?;:TEST:SIL?;*IDN?") == "0"
+    assert ask("*IDN?") == IDN
+
+
+def test_before_unit_runs_before_every_handler_at_the_unit_time(probe: Any) -> None:
+    probe.receive(":SENS:CURR:NPLC 2;NPLC?;*IDN?", 3.0)
+    assert probe.units_started == [(":SENS:CURR:NPLC 2", 3.0), ("NPLC?", 3.0),
+                                   ("*IDN?", 3.0 + 0.001)]
+
+
+def test_before_unit_runs_again_when_a_blocked_unit_is_retried(probe: Any) -> None:
+    probe.receive(":TRIG:SOUR MAN;:INIT;:FETC?", 0.0)
+    probe.units_started.clear()
+    probe.manual_trigger(2.0)
+    probe.poll(2.0)
+    assert probe.units_started == [(":FETC?", 2.0)]
+
+
+def test_limit_queries_do_not_call_handlers(probe: Any) -> None:
+    probe.receive(":SENS:CURR:NPLC? MAX", 0.0)
+    assert probe.units_started == []
+
+
+def test_handlers_see_the_parameters_as_received(ask: Ask) -> None:
+    assert ask(":TEST:TOK? MAX, 'a b',(1:2)") == "word=MAX string=a b list=(1:2)"
+    assert ask(":TEST:TOK? -1e3") == "number=-1e3"
+    assert ask(":TEST:TOK?") == ""
+
+
+@pytest.mark.parametrize(("value", "was_word"), [("MAX", True), ("21e-3", False)])
+def test_handlers_tell_a_limit_word_from_the_same_number(
+    probe: Any, value: str, was_word: bool
+) -> None:
+    probe.receive(f":SENS:CURR:RANG {value}", 0.0)
+    assert probe.range == 21e-3
+    assert probe.range_was_word is was_word

@@ -1,0 +1,130 @@
+"""The §10 fidelity table: behaviours not established for the real instruments.
+
+Each switchable row has a default (the emulator's choice) and alternatives;
+``KeithleyConfig.fidelity`` maps row ids (``"F10"``) to the chosen option.
+Rows answered by dedicated configuration keys name those keys instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from devices.keithley.config_checks import check_choice
+
+
+@dataclass(frozen=True)
+class FidelityRow:
+    """One row of the §10 fidelity table.
+
+    ``options[0]`` is the emulator default.  ``combinable`` rows bundle several
+    independent questions: their value is ``default`` or a comma-separated set
+    of the other options.  Rows answered entirely by dedicated keys have no
+    options and name those keys in ``keys``.
+    """
+
+    question: str
+    options: tuple[str, ...] = ()
+    combinable: bool = False
+    keys: tuple[str, ...] = ()
+
+
+FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
+    "F1": FidelityRow("input terminators CR/LF/CRLF/LFCR", ("all", "configured")),
+    "F2": FidelityRow("factory output terminator and serial settings",
+                      keys=("output_terminator", "serial")),
+    "F3": FidelityRow("input length limit and overrun error",
+                      keys=("max_message_length", "overrun_error_code")),
+    "F4": FidelityRow("several queries of one message joined with ';'", ("joined", "separate")),
+    "F5": FidelityRow("UP/DOWN for ranges", keys=("numeric_up_down",)),
+    "F6": FidelityRow("error for an unquoted function name", ("-224", "-141", "-104")),
+    "F7": FidelityRow("execution errors discard the rest of the message",
+                      ("discard", "continue")),
+    "F8": FidelityRow("positive error code sign and mismatch code",
+                      keys=("positive_error_plus", "buffer_mismatch_code")),
+    "F9": FidelityRow("6514 error queue depth", keys=("error_queue_depth",)),
+    "F10": FidelityRow("*TRG with nothing waiting", ("error", "silent")),
+    "F11": FidelityRow("6514 *SAV/*RCL slots 0-2; *OPT? absent on the 6514",
+                       ("default", "sav_0_9", "opt_query"), combinable=True),
+    "F12": FidelityRow("zero check after power-on and *RST", keys=("zero_check_default",)),
+    "F13": FidelityRow("readings with zero check ON", keys=("zero_check_reading",)),
+    "F14": FidelityRow("range query after RANG <value>", keys=("range_readback",)),
+    "F15": FidelityRow("reply for an infinite count: 9.9E37 or NR3", ("short", "nr3"),
+                       keys=("nr3_plus_sign",)),
+    "F16": FidelityRow("V-source reply format", keys=("vsource_reply_format",)),
+    "F17": FidelityRow(":VSOurce:OPERate accepted", keys=("vsource_alias",)),
+    "F18": FidelityRow("OUTPut1 and :SENS:RES:MAN:VSO:OPER one state; RLIM [:STATe] optional",
+                       ("default", "separate_operate_states", "rlim_state_required"),
+                       combinable=True),
+    "F19": FidelityRow(":CONFigure resets the function settings",
+                       keys=("configure_resets_function",)),
+    "F20": FidelityRow("READ? with INIT:CONT ON (-213) and with BUS/HOLD/INF (-214)",
+                       ("error", "wait")),
+    "F21": FidelityRow("DATA:LAT? before any reading +9.9E37; DATA:FRES? while idle -230",
+                       ("default", "latest_error", "fresh_wait"), combinable=True),
+    "F22": FidelityRow("TRAC:ELEM default and mismatch elements", keys=("mismatch_elements",)),
+    "F23": FidelityRow("TRAC:DATA? on an empty buffer", keys=("empty_buffer_dump",)),
+    "F24": FidelityRow("NEXT reads back NEV when full; TRAC:POIN clears; TRAC:CLE while storing",
+                       ("default", "next_keeps_feed", "points_keeps_buffer",
+                        "clear_while_storing_error"), combinable=True),
+    "F25": FidelityRow("6517B capacity with elements; *RST/PRES keep TRACe; buffer cleared at "
+                       "power-on", ("default", "reduced_capacity", "reset_touches_trace",
+                                    "buffer_retained"), combinable=True),
+    "F26": FidelityRow("6517B CHAN element without a scanner", keys=("emit_channel",)),
+    "F27": FidelityRow("special values short or padded", keys=("special_value_style",)),
+    "F28": FidelityRow("RDNG# case in buffer dumps", keys=("buffer_rnum_suffix",)),
+    "F29": FidelityRow("6514 status word: median sets bit 1; overflow digits",
+                       ("default", "median_no_filter_bit", "short_overflow"), combinable=True),
+    "F30": FidelityRow("reading number wraps after 99999; timestamp at reading end",
+                       ("default", "no_rnum_wrap", "timestamp_at_start"), combinable=True),
+    "F31": FidelityRow("6514 filters global only (other 6514 limits by dedicated keys)",
+                       ("default", "per_function_filters"), combinable=True,
+                       keys=("nplc_limits", "aperture_on_6514")),
+    "F32": FidelityRow("conversion time coefficients",
+                       keys=("conv_factor", "conv_overhead_s", "median_block")),
+    "F33": FidelityRow("autorange hysteresis", ("none",),
+                       keys=("settling_table", "autorange_extra_conversions")),
+    "F34": FidelityRow("query latency and *RST duration",
+                       keys=("query_latency_s", "reset_duration_s")),
+    "F35": FidelityRow("device-clear reply terminator", keys=("dcl_terminator",)),
+    "F36": FidelityRow("device emits XON/XOFF at 3/4 and 1/2 of its input queue",
+                       ("emit", "silent")),
+    "F37": FidelityRow("SYST:VERS? on the 6514", ("default", "no_version_6514"),
+                       combinable=True),
+    "F38": FidelityRow("6517B BAV at >= 2 readings; RAV clears when fetched",
+                       ("default", "bav_one_reading", "rav_sticky"), combinable=True),
+    "F39": FidelityRow("error codes -221/-241/-222 where the manuals name none",
+                       ("as_listed", "generic")),
+    "F40": FidelityRow("other 6517B [U] details: SYST:HSC default OFF, no SYST:LFR",
+                       ("default", "hsc_default_on", "lfr_on_6517b"), combinable=True),
+    "F41": FidelityRow("releasing zero check resets the charge reading", ("reset", "keep")),
+})
+
+
+def fidelity_key_message(row: str) -> str:
+    """Why ``row`` cannot be set through ``fidelity`` and what to use instead."""
+    switchable = [name for name, spec in FIDELITY_ROWS.items() if spec.options]
+    if row in FIDELITY_ROWS:
+        keys = ", ".join(FIDELITY_ROWS[row].keys)
+        return f"fidelity.{row} is not switchable here; use the config key(s) {keys}"
+    return f"unknown fidelity row {row!r}; switchable rows: {', '.join(switchable)}"
+
+
+def normalise_fidelity(values: Mapping[str, str]) -> dict[str, str]:
+    """Every switchable row with its effective value; ``ValueError`` for a bad entry."""
+    result = {name: spec.options[0] for name, spec in FIDELITY_ROWS.items() if spec.options}
+    for row, value in dict(values).items():
+        if row not in result:
+            raise ValueError(f"config {fidelity_key_message(row)}")
+        spec = FIDELITY_ROWS[row]
+        if not isinstance(value, str):
+            raise ValueError(f"config fidelity.{row}: expected a text, got {value!r}")
+        parts = [part.strip() for part in value.split(",")] if spec.combinable else [value]
+        for part in parts:
+            check_choice(f"fidelity.{row}", part, spec.options)
+        if spec.combinable and len(parts) > 1 and spec.options[0] in parts:
+            raise ValueError(f"config fidelity.{row}: {spec.options[0]!r} cannot be combined "
+                             "with other options")
+        result[row] = ",".join(option for option in spec.options if option in parts)
+    return result
