@@ -1,0 +1,23 @@
+"""Device log files: where they live and how much of them an error message shows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Lines and bytes of a log shown in error messages.
+TAIL_LINES = 25
+TAIL_BYTES = 8192
+
+
+def log_tail(path: Path, lines: int = TAIL_LINES, max_bytes: int = TAIL_BYTES) -> str:
+    """The last ``lines`` lines of a log file (at most ``max_bytes``); "" if it is missing."""
+    try:
+        with open(path, "rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            log.seek(max(0, size - max_bytes))
+            data = log.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,134 @@
+"""Fixtures for the supervisor tests: real processes, real sockets, checked clean-up.
+
+``processes`` gives the process probes (``children_of``, ``still_running``);
+``supervisor`` yields a ``Supervisor`` whose run directory is under the test's
+``tmp_path``; at teardown it closes it and fails the test if the fork server
+or any device process is still alive. ``scpi`` opens TCP clients to device
+ports and closes them at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.supervisor import Endpoint, Supervisor
+
+#: Upper bound for things that should happen promptly on a busy 2-core machine.
+STD_WAIT = 10.0
+
+
+def children_of(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (from /proc; zombies excluded)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            children.append(int(entry.name))
+    return children
+
+
+def still_running(pids: Iterable[int], timeout: float) -> set[int]:
+    """Wait until every process in ``pids`` has exited; return those still running.
+
+    Uses pidfds, which become readable when the process ends (zombie or reaped).
+    """
+    pidfds: dict[int, int] = {}
+    for pid in set(pids):
+        try:
+            pidfds[os.pidfd_open(pid)] = pid
+        except ProcessLookupError:
+            continue
+    try:
+        deadline = time.monotonic() + timeout
+        while pidfds:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            readable, _, _ = select.select(list(pidfds), [], [], remaining)
+            for fd in readable:
+                os.close(fd)
+                del pidfds[fd]
+        return set(pidfds.values())
+    finally:
+        for fd in pidfds:
+            os.close(fd)
+
+
+class ProcessProbe:
+    """What tests use to look at processes: ``children_of`` and ``still_running``."""
+
+    children_of = staticmethod(children_of)
+    still_running = staticmethod(still_running)
+
+
+@pytest.fixture
+def processes() -> ProcessProbe:
+    return ProcessProbe()
+
+
+@pytest.fixture
+def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
+    sup = Supervisor(run_dir=tmp_path / "run")
+    try:
+        yield sup
+    finally:
+        fork_server = sup.fork_server_pid
+        processes = [fork_server, *children_of(fork_server)] if fork_server else []
+        sup.close()
+        leftover = still_running(processes, STD_WAIT)
+        assert not leftover, f"processes left running after close(): {sorted(leftover)}"
+
+
+class ScpiClient:
+    """A blocking TCP client for one device port, line based."""
+
+    def __init__(self, endpoint: Endpoint, timeout: float = STD_WAIT) -> None:
+        self.sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        self._buffer = b""
+
+    def send(self, message: str) -> None:
+        self.sock.sendall(message.encode() + b"\n")
+
+    def read_line(self, timeout: float = STD_WAIT) -> bytes:
+        """The next reply line without its LF; raises ``TimeoutError`` or ``EOFError``."""
+        self.sock.settimeout(timeout)
+        while b"\n" not in self._buffer:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("the device closed the connection")
+            self._buffer += data
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def query(self, message: str) -> str:
+        self.send(message)
+        return self.read_line().decode()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def scpi() -> Iterator[Callable[[Endpoint], ScpiClient]]:
+    clients: list[ScpiClient] = []
+
+    def connect(endpoint: Endpoint) -> ScpiClient:
+        client = ScpiClient(endpoint)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()
