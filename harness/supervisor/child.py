@@ -17,12 +17,20 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.supervisor.control import ControlServer
 from harness.supervisor.faults import FaultInjectingServer
+from harness.supervisor.logs import pty_link_path
 from harness.supervisor.pipes import read_available
-from harness.supervisor.spec import TERMINATORS
+from harness.supervisor.spec import BRIDGE_DEVICE, TERMINATORS
+
+if TYPE_CHECKING:
+    from harness.serial.pty_endpoint import PtyEndpoint
+    from harness.supervisor.bridge import SupervisedBridge
+
+    DeviceServer = FaultInjectingServer | SupervisedBridge
 
 logger = logging.getLogger(__name__)
 
@@ -83,16 +91,18 @@ async def serve(request: dict[str, Any], status_fd: int, lifeline_fd: int) -> in
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     watch_lifeline(loop, lifeline_fd, stop.set)
-    server: FaultInjectingServer | None = None
+    server: DeviceServer | None = None
     control: ControlServer | None = None
+    pty: PtyEndpoint | None = None
     try:
         try:
             server, control = await start_endpoints(request)
+            pty = await start_pty(request, server)
         except Exception as e:
             logger.exception("The device could not start")
             report(status_fd, {"event": "error", "message": f"{type(e).__name__}: {e}"})
             return EXIT_START_FAILED
-        report(status_fd, ready_message(request, server, control))
+        report(status_fd, ready_message(request, server, control, pty))
         logger.info("Ready: device on %s:%s, control on 127.0.0.1:%d",
                     server.host, server.port, control.port)
         await stop.wait()
@@ -100,6 +110,8 @@ async def serve(request: dict[str, Any], status_fd: int, lifeline_fd: int) -> in
         return EXIT_OK
     finally:
         loop.remove_reader(lifeline_fd)
+        if pty is not None:
+            await pty.close()
         if control is not None:
             await control.close()
         if server is not None:
@@ -118,14 +130,14 @@ def watch_lifeline(loop: asyncio.AbstractEventLoop, lifeline_fd: int,
     loop.add_reader(lifeline_fd, readable)
 
 
-async def start_endpoints(request: dict[str, Any]) -> tuple[FaultInjectingServer, ControlServer]:
+async def start_endpoints(request: dict[str, Any]) -> tuple[DeviceServer, ControlServer]:
     server = build_server(request)
     try:
         await server.start_task
         if not server.port:
             raise OSError(f"host {request['host']!r} has several addresses, so the device "
                           "has no single port; give an IP address such as 127.0.0.1")
-        control = ControlServer(server, name=request["name"], port=request["control_port"])
+        control = build_control(request, server)
         await control.start()
     except BaseException:
         await server.close()
@@ -133,8 +145,41 @@ async def start_endpoints(request: dict[str, Any]) -> tuple[FaultInjectingServer
     return server, control
 
 
-def build_server(request: dict[str, Any]) -> FaultInjectingServer:
+def build_control(request: dict[str, Any], server: DeviceServer) -> ControlServer:
+    if isinstance(server, FaultInjectingServer):
+        return ControlServer(server, name=request["name"], port=request["control_port"])
+    from harness.supervisor.bridge import BridgeOperations
+
+    # The bridge's operations use only the transport side the two servers share.
+    return ControlServer(cast(FaultInjectingServer, server), name=request["name"],
+                         port=request["control_port"], operations=BridgeOperations)
+
+
+async def start_pty(request: dict[str, Any], server: DeviceServer) -> PtyEndpoint | None:
+    """With ``pty`` in the request, the same device also on a pseudo-terminal."""
+    if not request.get("pty") or not isinstance(server, FaultInjectingServer):
+        return None
+    from harness.serial.pty_endpoint import PtyEndpoint
+
+    pty = PtyEndpoint.for_keithley(server.config, device=server.device, name=request["name"],
+                                   link=pty_link_path(Path(request["log"])), log=logger)
+    await pty.start()
+
+    def follow_model() -> None:
+        # Control operations wake the transports; "renew" may have replaced the model.
+        pty.device = server.device
+        pty.wakeup()
+
+    server.add_wakeup_listener(follow_model)
+    return pty
+
+
+def build_server(request: dict[str, Any]) -> DeviceServer:
     """The device endpoint for a launch request; raises for a bad configuration."""
+    if request["device"] == BRIDGE_DEVICE:
+        from harness.supervisor.bridge import build_bridge
+
+        return build_bridge(request, TERMINATORS[request["terminator"]], logger)
     factory = import_factory(request["factory"]["module"], request["factory"]["qualname"])
     config = dict(request["config"])
     model = config.pop("model", None) or getattr(factory, "MODEL", None)
@@ -157,10 +202,12 @@ def import_factory(module_name: str, qualname: str) -> Any:
     return target
 
 
-def ready_message(request: dict[str, Any], server: FaultInjectingServer,
-                  control: ControlServer) -> dict[str, Any]:
+def ready_message(request: dict[str, Any], server: DeviceServer, control: ControlServer,
+                  pty: PtyEndpoint | None = None) -> dict[str, Any]:
     return {"event": "ready", "pid": os.getpid(), "host": request["host"], "port": server.port,
-            "control_port": control.port, "model": server.config.model, "pty": None}
+            "control_port": control.port, "model": server.config.model,
+            "pty": pty.path if pty is not None else None,
+            "pty_link": str(pty.link) if pty is not None else None}
 
 
 def warm_up() -> None:

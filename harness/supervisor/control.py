@@ -82,13 +82,17 @@ def decode_request(line: bytes | _Overlong) -> dict[str, Any] | str:
 
 
 class ControlServer:
-    """Serves control requests for one device; owns its connection tasks."""
+    """Serves control requests for one device; owns its connection tasks.
+
+    ``operations`` is the class of the operations table (a bridge has its own).
+    """
 
     def __init__(self, server: FaultInjectingServer, *, name: str, port: int = 0,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1",
+                 operations: type[ControlOperations] = ControlOperations) -> None:
         self.host = host
         self.port = port
-        self.operations = ControlOperations(server, identity=self._identity)
+        self.operations = operations(server, identity=self._identity)
         self._name = name
         self._started = time.monotonic()
         self._server: asyncio.Server | None = None

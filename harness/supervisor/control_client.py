@@ -171,6 +171,23 @@ class ControlClient:
     async def asilence(self, ms: float) -> None:
         await self.arequest("silence", ms=ms)
 
+    def renew(self) -> bool:
+        """A factory-fresh device (new model, no faults, counters and history cleared, client
+        dropped), as if its process had just started; True if a client was dropped."""
+        return bool(self.request("renew")["dropped"])
+
+    async def arenew(self) -> bool:
+        return bool((await self.arequest("renew"))["dropped"])
+
+    def history(self, count: int | None = None) -> list[dict[str, Any]]:
+        """The last messages exchanged with the client, oldest first (``t``, ``dir``, ``text``)."""
+        reply = self.request("history", **({} if count is None else {"count": count}))
+        return list(reply["history"])
+
+    async def ahistory(self, count: int | None = None) -> list[dict[str, Any]]:
+        reply = await self.arequest("history", **({} if count is None else {"count": count}))
+        return list(reply["history"])
+
     def stats(self) -> dict[str, Any]:
         """Traffic counters, faults in force, connection state and the SCPI error queue."""
         return self.request("stats")

@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.recording.errors import RecordingError
 from harness.supervisor.faults import (
     MAX_DELAY_MS,
     MAX_GARBAGE_BYTES,
     MAX_SILENCE_MS,
     FaultInjectingServer,
 )
+from harness.supervisor.history import HISTORY_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,11 @@ class ControlOperations:
             "garbage": Operation(self.garbage, required=("bytes",)),
             "silence": Operation(self.silence, required=("ms",)),
             "stats": Operation(self.stats),
+            "history": Operation(self.history, optional=("count",)),
+            "renew": Operation(self.renew),
+            "record_start": Operation(self.record_start, required=("path",),
+                                      optional=("overwrite",)),
+            "record_stop": Operation(self.record_stop),
         }
 
     def dispatch(self, request: Mapping[str, Any]) -> Reply:
@@ -93,6 +101,19 @@ class ControlOperations:
         self.server.reset_faults()
         self.server.wakeup()
         return {}
+
+    def renew(self, params: dict[str, Any]) -> Reply:
+        """Factory-fresh: client dropped, a new model from the launch configuration, no faults,
+        counters and history cleared (``reset`` keeps saved setups and noise counters)."""
+        server = self.server
+        dropped = server.drop()
+        # Model classes take (config=, now=), as the child's build_server relies on.
+        server.device = type(server.device)(config=server.config, now=self._clock())
+        server.reset_faults()
+        server.stats.clear()
+        server.history.clear()
+        server.wakeup()
+        return {"dropped": dropped}
 
     def get(self, params: dict[str, Any]) -> Reply:
         if "keys" not in params:
@@ -159,6 +180,33 @@ class ControlOperations:
         return {"stats": server.stats.as_dict(), **self._faults(),
                 "connected": server.connected,
                 "error_queue": server.device.snapshot()["errors"]}
+
+    def history(self, params: dict[str, Any]) -> Reply:
+        count = params.get("count", HISTORY_LENGTH)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise BadRequest(f"'count' must be a positive integer, got {count!r}")
+        return {"history": self.server.history.entries(count)}
+
+    def record_start(self, params: dict[str, Any]) -> Reply:
+        """Record the client traffic into a new cassette at the absolute ``path``."""
+        path, overwrite = params["path"], params.get("overwrite", False)
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise BadRequest(f"'path' must be an absolute file path, got {path!r}")
+        if not isinstance(overwrite, bool):
+            raise BadRequest(f"'overwrite' must be true or false, got {overwrite!r}")
+        try:
+            cassette = self.server.recording_tap.start_file(path, overwrite=overwrite)
+        except (RecordingError, OSError) as e:
+            raise BadRequest(str(e)) from None
+        return {"path": str(cassette.path), "writing": str(cassette.temporary_path)}
+
+    def record_stop(self, params: dict[str, Any]) -> Reply:
+        """Finish the cassette being recorded; ``path`` is ``null`` if none was."""
+        try:
+            path = self.server.recording_tap.stop()
+        except (RecordingError, OSError) as e:
+            raise BadRequest(str(e)) from None
+        return {"path": None if path is None else str(path)}
 
     def _faults(self) -> Reply:
         return {"faults": self.server.faults.describe(self._clock())}

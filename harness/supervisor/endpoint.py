@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.supervisor.control_client import ControlClient
-from harness.supervisor.logs import log_tail
+from harness.supervisor.logs import log_tail, pty_link_path
 from harness.supervisor.records import DeviceRecord
+from harness.supervisor.spec import BRIDGE_DEVICE
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,16 @@ class Endpoint:
         """The pyvisa resource name of the device port."""
         return f"TCPIP::{self.host}::{self.port}::SOCKET"
 
+    @property
+    def pty(self) -> str | None:
+        """The device's pseudo-terminal now (spawned with ``pty=True``; changes on restart)."""
+        return self._record.pty
+
+    @property
+    def pty_link(self) -> Path | None:
+        """A symlink to ``pty`` that stays the same across restarts."""
+        return pty_link_path(self.log_path) if self._record.spec.pty else None
+
     def log_tail(self, lines: int = 25) -> str:
         return log_tail(self.log_path, lines)
 
@@ -77,7 +88,10 @@ class Endpoint:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary (what ``hil serve --json`` prints per device)."""
+        serial = self._record.spec.config.get("url") if self.device == BRIDGE_DEVICE else None
         return {"name": self.name, "device": self.device, "model": self.model,
                 "host": self.host, "port": self.port, "pid": self.pid,
                 "control_port": self.control_port, "resource": self.resource,
-                "restart": self.restart_policy, "log": str(self.log_path)}
+                "restart": self.restart_policy, "log": str(self.log_path), "pty": self.pty,
+                "pty_link": str(self.pty_link) if self.pty_link is not None else None,
+                **({"serial": serial} if serial is not None else {})}

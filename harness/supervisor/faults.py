@@ -14,10 +14,14 @@ import logging
 import random
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 from devices.keithley.mock_server import MockServer
+from harness.recording.servers import emulator_header
+from harness.recording.tap import RecordingTap
+from harness.supervisor.history import HistoryReader, HistoryWriter, MessageHistory
 from harness.tcpip import BaseClientOrServer
 
 #: Upper bounds of what a control request may ask for.
@@ -49,6 +53,10 @@ class TransportStats:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+    def clear(self) -> None:
+        for name in self.as_dict():
+            setattr(self, name, 0)
 
 
 class Faults:
@@ -207,15 +215,32 @@ class FaultInjectingServer(MockServer):
     def __init__(self, **kwargs: Any) -> None:
         self.stats = TransportStats()
         self.faults = Faults(int(kwargs.get("seed", 0)))
+        self.history = MessageHistory()
+        self._wakeup_listeners: list[Callable[[], None]] = []
+        # Idle until the control channel's record_start; records what is on the wire.
+        self.recording_tap = RecordingTap(kwargs.get("terminator", b"\n"),
+                                          header=lambda: emulator_header(self))
         super().__init__(**kwargs)
         self.log.addHandler(_ErrorCounter(self.stats))
+
+    def add_wakeup_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` on every ``wakeup`` too (another transport serving the device)."""
+        self._wakeup_listeners.append(listener)
+
+    def wakeup(self) -> None:
+        super().wakeup()
+        for listener in self._wakeup_listeners:
+            listener()
 
     async def _set_reader_writer(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         # Every byte of every accepted client passes through these wrappers.
-        counting = CountingReader(reader, self.stats)
-        faulty = FaultyWriter(writer, self.faults, self.stats, self.terminator)
+        reader, writer = self.recording_tap.wrap(reader, writer)
+        counting = CountingReader(cast(asyncio.StreamReader, HistoryReader(reader, self.history)),
+                                  self.stats)
+        faulty = FaultyWriter(cast(asyncio.StreamWriter, HistoryWriter(writer, self.history)),
+                              self.faults, self.stats, self.terminator)
         await super()._set_reader_writer(cast(asyncio.StreamReader, counting),
                                          cast(asyncio.StreamWriter, faulty))
 
@@ -236,3 +261,9 @@ class FaultInjectingServer(MockServer):
 
     def reset_faults(self) -> None:
         self.faults.clear()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self.recording_tap.stop()

@@ -34,7 +34,7 @@ from harness.supervisor.spec import MODES, DeviceSpec, check_choice, check_name
 
 TOP_LEVEL_KEYS = ("defaults", "devices")
 DEVICE_KEYS = ("device", "terminator", "speed", "mode", "seed", "restart", "host", "port",
-               "config")
+               "config", "pty")
 EXAMPLE = '[devices.em1]\ndevice = "keithley6517b"'
 
 _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")

@@ -10,6 +10,11 @@ TAIL_LINES = 25
 TAIL_BYTES = 8192
 
 
+def pty_link_path(log_path: Path) -> Path:
+    """The stable symlink to a device's pseudo-terminal, next to its log (survives restarts)."""
+    return log_path.with_suffix(".tty")
+
+
 def log_tail(path: Path, lines: int = TAIL_LINES, max_bytes: int = TAIL_BYTES) -> str:
     """The last ``lines`` lines of a log file (at most ``max_bytes``); "" if it is missing."""
     try:

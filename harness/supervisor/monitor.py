@@ -409,4 +409,5 @@ def launch_request(record: DeviceRecord) -> dict[str, Any]:
             "factory": {"module": record.factory.module, "qualname": record.factory.qualname},
             "host": record.host, "port": record.port, "control_port": record.control_port,
             "terminator": spec.terminator, "speed": spec.speed, "strict": spec.strict,
-            "seed": spec.seed, "config": dict(spec.config), "log": str(record.log_path)}
+            "seed": spec.seed, "config": dict(spec.config), "log": str(record.log_path),
+            "pty": spec.pty}

@@ -39,20 +39,22 @@ def specs_for(device: str, count: int = 1, **options: Any) -> list[DeviceSpec]:
 
 
 def serve_fleet(specs: Sequence[DeviceSpec], *, json_output: bool = False,
-                stream: TextIO = sys.stdout, error_stream: TextIO = sys.stderr) -> int:
+                stream: TextIO = sys.stdout, error_stream: TextIO = sys.stderr,
+                command: str = "hil serve") -> int:
     """Run the devices until SIGINT or SIGTERM; returns the exit code.
 
     Prints one JSON object (``{"event": "ready", "devices": [...]}``) or a table
-    when every device answers; start failures go to ``error_stream``.
+    when every device answers; start failures go to ``error_stream``, after
+    ``command``.
     """
     try:
-        return asyncio.run(_serve(list(specs), json_output, stream, error_stream))
+        return asyncio.run(_serve(list(specs), json_output, stream, error_stream, command))
     except KeyboardInterrupt:
         return EXIT_OK
 
 
 async def _serve(specs: list[DeviceSpec], json_output: bool, stream: TextIO,
-                 error_stream: TextIO) -> int:
+                 error_stream: TextIO, command: str) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -63,7 +65,7 @@ async def _serve(specs: list[DeviceSpec], json_output: bool, stream: TextIO,
         try:
             endpoints = await supervisor.aspawn_many(specs)
         except SupervisorError as e:
-            print(f"hil serve: {e}", file=error_stream, flush=True)
+            print(f"{command}: {e}", file=error_stream, flush=True)
             return EXIT_FAILED
         print(ready_report(endpoints, supervisor, json_output), file=stream, flush=True)
         await stop.wait()
@@ -80,10 +82,14 @@ def ready_report(endpoints: Iterable[Endpoint], supervisor: Supervisor, json_out
     if json_output:
         return json.dumps({"event": "ready", "supervisor_pid": os.getpid(),
                            "run_dir": str(supervisor.run_dir), "devices": devices})
-    rows = [(d["name"], d["device"], d["model"], f"{d['host']}:{d['port']}", str(d["pid"]),
-             f"127.0.0.1:{d['control_port']}", d["restart"]) for d in devices]
-    table = format_table(("NAME", "DEVICE", "MODEL", "ADDRESS", "PID", "CONTROL", "RESTART"),
-                         rows)
+    header: tuple[str, ...] = ("NAME", "DEVICE", "MODEL", "ADDRESS", "PID", "CONTROL", "RESTART")
+    rows: list[tuple[str, ...]] = [
+        (d["name"], d["device"], d["model"], f"{d['host']}:{d['port']}", str(d["pid"]),
+         f"127.0.0.1:{d['control_port']}", d["restart"]) for d in devices]
+    if any(d.get("pty") for d in devices):
+        header = (*header, "PTY")
+        rows = [(*row, d.get("pty") or "-") for row, d in zip(rows, devices, strict=True)]
+    table = format_table(header, rows)
     return (f"hil: {len(devices)} device(s) ready; logs in {supervisor.run_dir}\n{table}\n"
             "Press Ctrl-C to stop.")
 

@@ -21,6 +21,8 @@ MODES = ("strict", "lenient")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 #: Bytes of JSON a launch request may carry to the fork server (it is one datagram).
 MAX_SPEC_BYTES = 60_000
+#: The device kind of a serial bridge (``harness.supervisor.bridge``), not a registry name.
+BRIDGE_DEVICE = "bridge"
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class DeviceSpec:
 
     ``terminator`` is a name (``"lf"``, ``"CR"``...); ``restart`` is
     ``"fail"`` or ``"restart"``; ``config`` holds extra model keys (for the
-    Keithleys any ``KeithleyConfig`` key). Raises ``SpecError`` for bad values.
+    Keithleys any ``KeithleyConfig`` key); ``pty`` also serves the device on a
+    pseudo-terminal. Raises ``SpecError`` for bad values.
     """
 
     device: str
@@ -42,6 +45,7 @@ class DeviceSpec:
     host: str = "127.0.0.1"
     port: int = 0
     config: Mapping[str, Any] = field(default_factory=dict)
+    pty: bool = False
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__
@@ -56,6 +60,9 @@ class DeviceSpec:
         set_field(self, "host", check_text("host", self.host))
         set_field(self, "port", check_port(self.port))
         set_field(self, "config", check_config(self.config))
+        set_field(self, "pty", check_flag("pty", self.pty))
+        if self.pty and self.device == BRIDGE_DEVICE:
+            raise SpecError("a bridge cannot be served on a pty; pty is for emulated devices")
 
     @property
     def terminator_bytes(self) -> bytes:
@@ -79,6 +86,8 @@ def factory_path(registry: DeviceRegistry, device: str) -> FactoryPath:
 
     Raises ``SpecError`` if the factory cannot be imported by name in another process.
     """
+    if device == BRIDGE_DEVICE:
+        return FactoryPath("harness.supervisor.bridge", "SupervisedBridge")
     factory = registry[device]
     module = getattr(factory, "__module__", None)
     qualname = getattr(factory, "__qualname__", None)

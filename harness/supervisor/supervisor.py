@@ -148,16 +148,30 @@ class Supervisor:
     def spawn(self, device: str = "keithley6517b", *, name: str = "",
               terminator: str | bytes = "LF", speed: float = 1.0, strict: bool = True,
               seed: int = 0, restart: str = "fail", host: str = "127.0.0.1", port: int = 0,
-              **config: Any) -> Endpoint:
+              pty: bool = False, **config: Any) -> Endpoint:
         """Start one device and return when it answers; ``**config`` are model keys.
+
+        ``pty=True`` also serves it on a pseudo-terminal (``endpoint.pty``).
 
         Raises ``UnknownDevice`` (lists the registered names), ``SpecError`` or
         ``DeviceStartError`` (with the device's exit code and log tail).
         """
         spec = DeviceSpec(device, name=name, terminator=check_terminator(terminator),
                           speed=speed, strict=strict, seed=seed, restart=restart, host=host,
-                          port=port, config=config)
+                          port=port, config=config, pty=pty)
         return self.spawn_many([spec])[0]
+
+    def spawn_bridge(self, url: str, **options: Any) -> Endpoint:
+        """Start a bridge to the instrument at serial ``url`` (a device path or URL).
+
+        ``options`` are those of ``harness.supervisor.bridge.bridge_spec`` (``baud``,
+        ``parity``, ``xonxoff``, ``instrument_terminator``, ``restart``...). Raises
+        ``SerialSettingsError`` (or a subclass) for bad settings, ``DeviceStartError``
+        if the port cannot be opened.
+        """
+        from harness.supervisor.bridge import bridge_spec
+
+        return self.spawn_many([bridge_spec(url, **options)])[0]
 
     async def aspawn(self, device: str = "keithley6517b", **options: Any) -> Endpoint:
         """Coroutine form of ``spawn`` (the waiting happens in a worker thread)."""
