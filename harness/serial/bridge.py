@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
-import serial  # type: ignore[import-untyped,unused-ignore]
+import serial
 
 from harness.serial.port_worker import PortWorker
 from harness.serial.settings import (
@@ -132,7 +132,7 @@ class BridgeServer(OneClientServer):
                       self.settings.stop_bits, ", XON/XOFF" if self.settings.xonxoff else "")
         await super().start(**kwargs)
 
-    def _open_port(self) -> serial.SerialBase:
+    def _open_port(self) -> serial.Serial:
         """Called in the worker thread."""
         options = self.settings.pyserial_options()
         if url_scheme(self.url) is None:

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-import serial  # type: ignore[import-untyped,unused-ignore]
+import serial
 
 from harness.serial.errors import SerialOpenError, SerialPortNotFound
 
@@ -46,7 +46,7 @@ BACKOFF_MAX = 5.0
 #: Seconds ``stop`` waits for the thread.
 JOIN_TIMEOUT = 10.0
 
-PortOpener = Callable[[], serial.SerialBase]
+PortOpener = Callable[[], serial.Serial]
 
 
 class PortEvents(Protocol):
@@ -91,7 +91,7 @@ class PortWorker:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name=f"serial {url}", daemon=True)
         self._stopping = threading.Event()
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None
         self._port_lock = threading.Lock()
         self._outgoing: deque[bytes] = deque()
         self._outgoing_lock = threading.Lock()
@@ -174,7 +174,7 @@ class PortWorker:
             self._drop_outgoing()
             port = self._reopen()
 
-    def _first_open(self) -> serial.SerialBase | None:
+    def _first_open(self) -> serial.Serial | None:
         try:
             port = self._open()
         except (serial.SerialException, OSError, ValueError) as e:
@@ -183,7 +183,7 @@ class PortWorker:
         self.opened.set_result(None)
         return port
 
-    def _open(self) -> serial.SerialBase:
+    def _open(self) -> serial.Serial:
         port = self._open_port()
         port.timeout = self._read_timeout_for(port)
         with self._port_lock:
@@ -191,10 +191,10 @@ class PortWorker:
         return port
 
     @staticmethod
-    def _read_timeout_for(port: serial.SerialBase | None) -> float:
+    def _read_timeout_for(port: serial.Serial | None) -> float:
         return CANCELLABLE_TIMEOUT if hasattr(port, "cancel_read") else POLL_TIMEOUT
 
-    def _reopen(self) -> serial.SerialBase | None:
+    def _reopen(self) -> serial.Serial | None:
         """Open the port again with growing delays; None once stopping."""
         delay = BACKOFF_INITIAL
         attempts = 0
@@ -213,7 +213,7 @@ class PortWorker:
             return port
         return None
 
-    def _serve(self, port: serial.SerialBase) -> None:
+    def _serve(self, port: serial.Serial) -> None:
         stopping = self._stopping
         timeout = self._read_timeout_for(port)
         while not stopping.is_set():
@@ -234,7 +234,7 @@ class PortWorker:
                 self._slots.release()
 
     @staticmethod
-    def _read(port: serial.SerialBase) -> bytes:
+    def _read(port: serial.Serial) -> bytes:
         data: bytes = port.read(1)
         if data:
             waiting = port.in_waiting
@@ -242,7 +242,7 @@ class PortWorker:
                 data += port.read(min(waiting, READ_CHUNK))
         return data
 
-    def _write_outgoing(self, port: serial.SerialBase) -> None:
+    def _write_outgoing(self, port: serial.Serial) -> None:
         while True:
             with self._outgoing_lock:
                 if not self._outgoing:
@@ -270,7 +270,7 @@ class PortWorker:
         if dropped:
             self.log.info("Dropped %d bytes queued for %s", dropped, self.url)
 
-    def _close(self, port: serial.SerialBase) -> None:
+    def _close(self, port: serial.Serial) -> None:
         with self._port_lock:
             self._port = None
         try:

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import serial  # type: ignore[import-untyped,unused-ignore]
+import serial
 
 from harness.serial.errors import SerialPortNotFound, SerialSettingsError, SerialUrlError
 

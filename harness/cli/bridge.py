@@ -1,0 +1,30 @@
+"""``hil bridge``: a TCP port in front of an instrument on a serial port (harness.serial)."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.cli.options import Subcommands, common_options
+from harness.cli.preflight import check_listen, run_directory_root
+
+
+def register(commands: Subcommands) -> None:
+    from harness.serial.cli_support import BRIDGE_EPILOG, add_bridge_arguments
+
+    parser = commands.add_parser(
+        "bridge", parents=[common_options()], epilog=BRIDGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="TCP port in front of an instrument on a serial port",
+        description="Serve a real instrument on a serial port as a TCP endpoint, until "
+                    "Ctrl-C or SIGTERM.")
+    add_bridge_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.serial.cli_support import run_bridge
+
+    if 0 <= args.port <= 65535:  # otherwise run_bridge explains the valid range
+        check_listen(args.host, args.port)
+    run_directory_root()
+    return run_bridge(args)

@@ -1,0 +1,148 @@
+"""``hil serve``: emulated instruments, each in its own process, until Ctrl-C or SIGTERM.
+
+Every form goes through the supervisor, so a single device gets the same
+control port, ``hil status`` entry and no-orphan guarantees as a fleet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from harness.cli.errors import CommandError
+from harness.cli.options import (
+    TERMINATOR_NAMES,
+    Subcommands,
+    common_options,
+    is_loopback,
+    port_number,
+    positive_count,
+    speed_factor,
+)
+from harness.cli.preflight import check_listen_addresses, check_registered, run_directory_root
+
+if TYPE_CHECKING:
+    from harness.supervisor import DeviceSpec
+
+DEFAULT_DEVICE = "keithley6517b"
+#: The options that describe ``--device`` instances; a fleet file sets these itself.
+DEVICE_OPTIONS = ("device", "count", "host", "port", "terminator", "speed", "lenient", "seed",
+                  "restart", "pty")
+#: What the device options default to (they parse as None, so --fleet can name them).
+DEVICE_DEFAULTS: dict[str, object] = {"host": "127.0.0.1", "port": 0, "terminator": "lf",
+                                      "speed": 1.0, "lenient": False, "seed": 0,
+                                      "restart": "fail", "pty": False}
+
+EPILOG = """\
+examples:
+  hil serve                             one 6517B on a free port of 127.0.0.1
+  hil serve --device keithley6514 --port 5025
+  hil serve --count 4 --speed 0 --json  four instantaneous 6517Bs; one JSON object when ready
+  hil serve --terminator cr --lenient   the dialect of the observatory controller
+  hil serve --pty                       also on a pseudo-terminal, for serial clients
+  hil serve --fleet fixtures/fleets/example.toml
+
+Each device is its own process with a TCP port and a control port (JSON lines,
+e.g. {"op": "ping"}); both are printed when every device answers. Connect with
+pyvisa as TCPIP::HOST::PORT::SOCKET (read_termination: the output terminator),
+or with 'nc HOST PORT' and type *IDN?. 'hil status' shows running fleets,
+'hil devices' the device names. Exit codes: 0 stopped by Ctrl-C/SIGTERM,
+1 a device failed to start, 2 bad input (nothing was started).
+"""
+
+
+def register(commands: Subcommands) -> None:
+    parser = commands.add_parser(
+        "serve", parents=[common_options()], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="serve emulated instruments (default: one Keithley 6517B) on TCP ports",
+        description="Serve emulated instruments, one process each, until Ctrl-C or SIGTERM.")
+    add_source_arguments(parser)
+    add_device_arguments(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object ({\"devices\": [...]}) when ready, "
+                             "instead of a table")
+    parser.set_defaults(run=run)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_argument_group("what to serve")
+    source.add_argument("--device", metavar="NAME",
+                        help=f"registered device name (default {DEFAULT_DEVICE}; "
+                             "'hil devices' lists them)")
+    source.add_argument("--count", type=positive_count, metavar="N",
+                        help="how many devices of that kind (default 1), named NAME-1 ... NAME-N")
+    source.add_argument("--fleet", metavar="FILE.toml",
+                        help="the devices of a fleet file instead (example: "
+                             "fixtures/fleets/example.toml); the options below go in the file")
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    device = parser.add_argument_group("device settings (with --device)")
+    device.add_argument("--host",
+                        help="address to listen on (default 127.0.0.1; other addresses expose "
+                             "the emulator to the network)")
+    device.add_argument("--port", type=port_number,
+                        help="TCP port (default 0: a free port, printed when ready); "
+                             "only with --count 1")
+    device.add_argument("--terminator", choices=TERMINATOR_NAMES,
+                        help="output terminator appended to every reply (default lf); input "
+                             "accepts CR, LF, CRLF and LFCR whatever this is")
+    device.add_argument("--speed", type=speed_factor,
+                        help="time scale: 1 realistic (default), 10 ten times faster, "
+                             "0 instantaneous")
+    device.add_argument("--lenient", action="store_const", const=True,
+                        help="ignore unknown headers instead of queuing -113 "
+                             "(for legacy controllers)")
+    device.add_argument("--seed", type=int, help="seed of the simulated noise (default 0)")
+    device.add_argument("--restart", choices=("fail", "restart"),
+                        help="when a device process dies: fail (default: it stays down) or "
+                             "restart it on the same port")
+    device.add_argument("--pty", action="store_const", const=True,
+                        help="also serve each device on a pseudo-terminal (its path is printed)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.supervisor import serve_fleet
+
+    specs = device_specs(args)
+    warn_if_exposed(specs)
+    run_directory_root()
+    check_listen_addresses(specs)
+    return serve_fleet(specs, json_output=args.json)
+
+
+def device_specs(args: argparse.Namespace) -> list[DeviceSpec]:
+    """What to start, from ``--fleet`` or the device options; raises ``CommandError``."""
+    from harness.supervisor import FleetError, SpecError, load_fleet, specs_for
+
+    if args.fleet is not None:
+        given = [f"--{name}" for name in DEVICE_OPTIONS if getattr(args, name) is not None]
+        if given:
+            raise CommandError(f"--fleet takes every device setting from the file; drop "
+                               f"{', '.join(given)} (or set them in its [defaults] table)")
+        try:
+            return load_fleet(args.fleet)
+        except FleetError as e:
+            raise CommandError(str(e)) from None
+    device = args.device or DEFAULT_DEVICE
+    check_registered(device)
+    count = args.count or 1
+    if count > 1 and args.port:
+        raise CommandError(f"--port {args.port} with --count {count} would put {count} devices "
+                           "on one port; leave --port out to give each a free port")
+    settings = {key: default if getattr(args, key) is None else getattr(args, key)
+                for key, default in DEVICE_DEFAULTS.items()}
+    strict = not settings.pop("lenient")
+    try:
+        return specs_for(device, count, strict=strict, **settings)
+    except SpecError as e:
+        raise CommandError(str(e)) from None
+
+
+def warn_if_exposed(specs: list[DeviceSpec]) -> None:
+    for host in dict.fromkeys(spec.host for spec in specs):
+        if not is_loopback(host):
+            print(f"hil serve: warning: listening on {host!r}, not a loopback address: anyone "
+                  "who can reach this machine can talk to the emulator", file=sys.stderr)
