@@ -92,6 +92,7 @@ class Endpoint:
         return {"name": self.name, "device": self.device, "model": self.model,
                 "host": self.host, "port": self.port, "pid": self.pid,
                 "control_port": self.control_port, "resource": self.resource,
+                "terminator": self._record.spec.terminator,
                 "restart": self.restart_policy, "log": str(self.log_path), "pty": self.pty,
                 "pty_link": str(self.pty_link) if self.pty_link is not None else None,
                 **({"serial": serial} if serial is not None else {})}

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from harness.supervisor.control_client import ControlClient
 from harness.supervisor.endpoint import Endpoint
 from harness.supervisor.errors import SupervisorError
-from harness.supervisor.spec import DeviceSpec
+from harness.supervisor.spec import TERMINATORS, DeviceSpec
 from harness.supervisor.state import read_states, runtime_root
 from harness.supervisor.supervisor import Supervisor
 
@@ -91,7 +91,21 @@ def ready_report(endpoints: Iterable[Endpoint], supervisor: Supervisor, json_out
         rows = [(*row, d.get("pty") or "-") for row, d in zip(rows, devices, strict=True)]
     table = format_table(header, rows)
     return (f"hil: {len(devices)} device(s) ready; logs in {supervisor.run_dir}\n{table}\n"
-            "Press Ctrl-C to stop.")
+            f"{connection_hint(devices[0]) if devices else ''}Press Ctrl-C to stop.")
+
+
+def connection_hint(device: dict[str, Any]) -> str:
+    """How to talk to ``device``: a pyvisa resource and a netcat line (first device only)."""
+    host, port = device["host"], device["port"]
+    escaped = TERMINATORS[device.get("terminator", "LF")].decode().encode("unicode_escape")
+    termination = escaped.decode()
+    lines = [f"Talk to {device['name']}:",
+             f"  pyvisa:  rm.open_resource('{device['resource']}', "
+             f"read_termination='{termination}', write_termination='{termination}')",
+             f"  netcat:  printf '*IDN?\\n' | nc -q 1 {host} {port}"]
+    if device.get("pty"):
+        lines.append(f"  serial:  serial.Serial('{device['pty']}', 9600, timeout=1)")
+    return "\n".join(lines) + "\n"
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

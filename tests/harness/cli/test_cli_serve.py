@@ -24,7 +24,7 @@ IDN_6517B = b"KEITHLEY INSTRUMENTS INC.,MODEL 6517B,"
 def test_plain_serve_prints_a_table_and_ctrl_c_stops_everything(
         hil: HilFactory, connect: Callable[..., LineClient]) -> None:
     process = hil("serve")
-    lines = [process.read_line() for _ in range(4)]
+    lines = [process.read_line() for _ in range(7)]
     assert lines[0].startswith("hil: 1 device(s) ready")
     assert lines[1].split()[:6] == ["NAME", "DEVICE", "MODEL", "ADDRESS", "PID", "CONTROL"]
     name, device, model, address, pid, control, _ = lines[2].split()
@@ -34,7 +34,11 @@ def test_plain_serve_prints_a_table_and_ctrl_c_stops_everything(
     assert connect(host, int(port)).query(b"*IDN?\n").startswith(IDN_6517B)
     control_host, control_port = control.rsplit(":", 1)
     assert connect(control_host, int(control_port)).request("ping")["pid"] == int(pid)
-    assert "Ctrl-C" in lines[3]
+    assert lines[3] == "Talk to keithley6517b-1:"
+    assert f"'TCPIP::127.0.0.1::{port}::SOCKET'" in lines[4]
+    assert "read_termination='\\n'" in lines[4]
+    assert lines[5].endswith(f"nc -q 1 127.0.0.1 {port}")
+    assert "Ctrl-C" in lines[6]
     assert process.interrupt() == 0
     assert int(pid) in process.started
     assert process.close() == set()
