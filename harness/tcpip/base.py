@@ -52,6 +52,40 @@ async def cancel_and_await(future: asyncio.Future[Any], log: logging.Logger) -> 
         log.exception("A background task failed while it was being cancelled")
 
 
+class ConnectionLock:
+    """An asyncio lock that the task holding it may take again.
+
+    It serialises the connection handler and the close paths. Re-entry is
+    needed because the handler calls ``close_client()``, and a connect
+    callback may close the client, in the task that already holds it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._depth = 0
+
+    async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        if task is not None and task is self._owner:
+            self._depth += 1
+            return
+        await self._lock.acquire()
+        self._owner = task
+        self._depth = 1
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+            self._lock.release()
+
+
 def _check_terminator(terminator: object) -> None:
     if not isinstance(terminator, bytes) or not terminator:
         raise ValueError(f"terminator={terminator!r} must be a non-empty bytes object, e.g. b'\\n'")
@@ -102,6 +136,8 @@ class BaseClientOrServer(abc.ABC):
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._was_connected = False
+        # Held by whatever changes the connection: setting up a client, closing one.
+        self._connection_lock = ConnectionLock()
         self._start_in_progress = False
         self._monitor_connection_task: asyncio.Future[Any] = make_done_future()
         self.done_task: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -156,7 +192,7 @@ class BaseClientOrServer(abc.ABC):
         try:
             return await reader.read(n)
         except (asyncio.IncompleteReadError, ConnectionError):
-            await self._close_client()
+            await self._close_after_failed_read(reader)
             raise
 
     async def readexactly(self, n: int) -> bytes:
@@ -165,7 +201,7 @@ class BaseClientOrServer(abc.ABC):
         try:
             return await reader.readexactly(n)
         except (asyncio.IncompleteReadError, ConnectionError):
-            await self._close_client()
+            await self._close_after_failed_read(reader)
             raise
 
     async def readline(self) -> bytes:
@@ -174,7 +210,7 @@ class BaseClientOrServer(abc.ABC):
         try:
             return await reader.readline()
         except ConnectionError:
-            await self._close_client()
+            await self._close_after_failed_read(reader)
             raise
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
@@ -186,7 +222,7 @@ class BaseClientOrServer(abc.ABC):
         try:
             return await reader.readuntil(separator)
         except (asyncio.IncompleteReadError, ConnectionError):
-            await self._close_client()
+            await self._close_after_failed_read(reader)
             raise
 
     async def read_into(self, struct: ctypes.Structure) -> None:
@@ -195,7 +231,7 @@ class BaseClientOrServer(abc.ABC):
         try:
             await utils.read_into(reader, struct)
         except (asyncio.IncompleteReadError, ConnectionError):
-            await self._close_client()
+            await self._close_after_failed_read(reader)
             raise
 
     async def read_str(self) -> str:
@@ -209,7 +245,7 @@ class BaseClientOrServer(abc.ABC):
         try:
             data = await reader.readuntil(terminator)
         except (asyncio.IncompleteReadError, ConnectionError):
-            await self._close_client()
+            await self._close_after_failed_read(reader)
             raise
         return data[: -len(terminator)].decode(self.encoding)
 
@@ -266,19 +302,34 @@ class BaseClientOrServer(abc.ABC):
         await utils.set_socket_options(writer)
 
     async def _close_client(self) -> None:
-        """Drop the writer, close its stream and report the state change."""
-        writer = self._writer
-        if writer is None:
-            return
-        try:
-            # Cleared first so that `connected` is False at once.
-            self._writer = None
+        """Drop the writer, close its stream and report the state change.
+
+        Runs under the connection lock, so a new connection is judged only
+        once the close, callback included, has finished.
+        """
+        async with self._connection_lock:
+            writer = self._writer
+            if writer is None:
+                return
             try:
-                await utils.close_stream_writer(writer)
-            except Exception:
-                self.log.exception("Failed to close the stream writer; it is dropped anyway")
-        finally:
-            await self.call_connect_callback()
+                # Cleared first so that `connected` is False at once.
+                self._writer = None
+                try:
+                    await utils.close_stream_writer(writer)
+                except Exception:
+                    self.log.exception("Failed to close the stream writer; it is dropped anyway")
+            finally:
+                await self.call_connect_callback()
+
+    async def _close_after_failed_read(self, reader: asyncio.StreamReader) -> None:
+        """`_close_client` for a read on ``reader`` that failed.
+
+        Nothing is closed if a newer connection has replaced ``reader`` while
+        this waited for the lock: its client is not the one that failed.
+        """
+        async with self._connection_lock:
+            if self._reader is reader:
+                await self._close_client()
 
     def _start_monitoring_connection(self) -> None:
         """(Re)start the connection poll task if the interval is positive."""

@@ -40,8 +40,8 @@ class OneClientServer(BaseClientOrServer):
         self.port = port
         self._server: asyncio.Server | None = None
         self.connected_task: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        # Serialises the connection handler so that only one client is set up at a time.
-        self._connection_lock = asyncio.Lock()
+        # Set as `close` begins: a connection judged from then on is rejected.
+        self._closing = False
         super().__init__(
             log=log,
             connect_callback=connect_callback,
@@ -77,7 +77,11 @@ class OneClientServer(BaseClientOrServer):
     async def _set_reader_writer(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        """Connection handler: accept the new client, or reject it if one is connected."""
+        """Connection handler: accept the new client, or reject it if one is connected.
+
+        It holds the connection lock, as every close does, so a connection
+        that arrives while a client is being closed is judged after the close.
+        """
         async with self._connection_lock:
             peer = writer.get_extra_info("peername")
             if self.connected:
@@ -86,7 +90,7 @@ class OneClientServer(BaseClientOrServer):
                 )
                 await close_stream_writer(writer)
                 return
-            if self.done_task.done():
+            if self._closing or self.done_task.done():
                 self.log.info("Rejecting the connection from %s: the server is closed", peer)
                 await close_stream_writer(writer)
                 return
@@ -106,22 +110,36 @@ class OneClientServer(BaseClientOrServer):
         """Report a client drop within one interval; runs until `close`."""
         while True:
             if self._was_connected and not self.connected:
+                await self._close_dropped_client()
+            await asyncio.sleep(self.monitor_connection_interval)
+
+    async def _close_dropped_client(self) -> None:
+        async with self._connection_lock:
+            # Judged again under the lock: while this waited, the drop may have been
+            # handled and a new client accepted, which must not be closed.
+            if self._was_connected and not self.connected:
                 self.log.info("Client disconnected")
                 await self._close_client()
-            await asyncio.sleep(self.monitor_connection_interval)
 
     async def basic_close_client(self) -> None:
         """Close the client socket, if any, and reset ``connected_task``."""
-        self.log.info("Closing the client socket")
-        try:
-            await self._close_client()
-        finally:
-            self.connected_task = asyncio.get_running_loop().create_future()
+        async with self._connection_lock:
+            self.log.info("Closing the client socket")
+            try:
+                await self._close_client()
+            finally:
+                self.connected_task = asyncio.get_running_loop().create_future()
 
     async def close_client(self) -> None:
-        """Close the client socket on purpose; the server keeps listening."""
-        self.should_be_connected = False
-        await self.basic_close_client()
+        """Close the client socket on purpose; the server keeps listening.
+
+        It closes whichever client is current once the lock is free, so a
+        caller that means one particular client must check ``_writer`` under
+        ``_connection_lock`` first.
+        """
+        async with self._connection_lock:
+            self.should_be_connected = False
+            await self.basic_close_client()
 
     async def close(self) -> None:
         """Close the client socket and the listening server, for good.
@@ -129,6 +147,7 @@ class OneClientServer(BaseClientOrServer):
         The listening socket is closed even if closing the client fails or
         this call is cancelled; cancellation propagates.
         """
+        self._closing = True
         try:
             await cancel_and_await(self.start_task, self.log)
             await self._close_writer_before_server()
@@ -151,7 +170,8 @@ class OneClientServer(BaseClientOrServer):
 
     async def _close_writer_before_server(self) -> None:
         # From Python 3.12.1 on Server.wait_closed waits for open connections,
-        # so the client writer must be closed first.
+        # so the client writer must be closed first. Without the connection lock:
+        # a stuck connect callback must not keep the listening socket open.
         writer = self._writer
         if writer is None:
             return
