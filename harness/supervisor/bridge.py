@@ -14,6 +14,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, cast
 
+from harness.recording.servers import hardware_header
+from harness.recording.tap import RecordingTap
 from harness.serial.bridge import BridgeServer
 from harness.serial.settings import LineSettings, check_url, terminator_bytes, terminator_label
 from harness.supervisor.control_ops import ControlOperations, Operation, Reply
@@ -35,7 +37,7 @@ def bridge_spec(url: str, *, baud: int = 9600, data_bits: int = 8, parity: str =
                 stop_bits: float = 1, xonxoff: bool = False,
                 instrument_terminator: str | bytes = "lf", terminator: str | bytes = "lf",
                 name: str = "", restart: str = "restart", host: str = "127.0.0.1",
-                port: int = 0) -> DeviceSpec:
+                port: int = 0, record_dir: str = "", redact_serial: bool = False) -> DeviceSpec:
     """The spec of a bridge to ``url``; raises ``SerialSettingsError`` (or a subclass) now.
 
     A device path must exist (``SerialPortNotFound``); whether it opens is known
@@ -50,7 +52,8 @@ def bridge_spec(url: str, *, baud: int = 9600, data_bits: int = 8, parity: str =
                   terminator_bytes(instrument_terminator, "instrument terminator"))}
     return DeviceSpec(BRIDGE_DEVICE, name=name,
                       terminator=terminator_label(terminator_bytes(terminator)),
-                      restart=restart, host=host, port=port, config=config)
+                      restart=restart, host=host, port=port, config=config,
+                      record_dir=record_dir, redact_serial=redact_serial)
 
 
 class SupervisedBridge(BridgeServer):
@@ -58,13 +61,18 @@ class SupervisedBridge(BridgeServer):
 
     config = BridgeIdentity()
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, *, redact_serial: bool = False, **kwargs: Any) -> None:
         self.stats = TransportStats()
         self.faults = Faults(0)
+        terminator = terminator_bytes(kwargs.get("terminator", b"\n"))
+        # Idle unless ``hil bridge --record`` starts it; records what the client sees.
+        self.recording_tap = RecordingTap(terminator, header=hardware_header(terminator),
+                                          redact_serial=redact_serial)
         super().__init__(url, **kwargs)
 
     async def _set_reader_writer(self, reader: asyncio.StreamReader,
                                  writer: asyncio.StreamWriter) -> None:
+        reader, writer = self.recording_tap.wrap(reader, writer)
         counting = CountingReader(reader, self.stats)
         faulty = FaultyWriter(writer, self.faults, self.stats, self.terminator)
         await super()._set_reader_writer(cast(asyncio.StreamReader, counting),
@@ -90,6 +98,12 @@ class SupervisedBridge(BridgeServer):
 
     def wakeup(self) -> None:
         """Nothing to poll: the instrument answers by itself."""
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self.recording_tap.stop()
 
 
 class BridgeOperations(ControlOperations):
@@ -118,9 +132,11 @@ class BridgeOperations(ControlOperations):
                 "connected": server.connected, "serial": server.describe()}
 
 
-def build_bridge(request: dict[str, Any], terminator: bytes, log: Any) -> SupervisedBridge:
+def build_bridge(request: dict[str, Any], terminator: bytes, log: Any, *,
+                 redact_serial: bool = False) -> SupervisedBridge:
     """The bridge for a launch request (in the device process)."""
     config = dict(request["config"])
     url = config.pop("url")
     return SupervisedBridge(url, host=request["host"], port=request["port"], log=log,
-                            name=request["name"], terminator=terminator, **config)
+                            name=request["name"], terminator=terminator,
+                            redact_serial=redact_serial, **config)

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from harness.recording.servers import emulator_header
+from harness.recording.tap import RecordingTap
 from harness.supervisor.control import ControlServer
 from harness.supervisor.faults import FaultInjectingServer
 from harness.supervisor.logs import pty_link_path
@@ -176,10 +178,28 @@ async def start_pty(request: dict[str, Any], server: DeviceServer) -> PtyEndpoin
 
 def build_server(request: dict[str, Any]) -> DeviceServer:
     """The device endpoint for a launch request; raises for a bad configuration."""
+    server = build_device_server(request)
+    if request.get("record_dir"):
+        record_sessions(request, server)
+    return server
+
+
+def record_sessions(request: dict[str, Any], server: DeviceServer) -> None:
+    """One cassette per client connection in ``record_dir`` (``hil serve --record``)."""
+    if request.get("redact_serial") and isinstance(server, FaultInjectingServer):
+        emulator = server
+        server.recording_tap = RecordingTap(server.terminator, redact_serial=True,
+                                            header=lambda: emulator_header(emulator))
+    server.recording_tap.record_sessions(request["record_dir"], prefix=request["name"])
+    logger.info("Recording each client connection into %s", request["record_dir"])
+
+
+def build_device_server(request: dict[str, Any]) -> DeviceServer:
     if request["device"] == BRIDGE_DEVICE:
         from harness.supervisor.bridge import build_bridge
 
-        return build_bridge(request, TERMINATORS[request["terminator"]], logger)
+        return build_bridge(request, TERMINATORS[request["terminator"]], logger,
+                            redact_serial=bool(request.get("redact_serial")))
     factory = import_factory(request["factory"]["module"], request["factory"]["qualname"])
     config = dict(request["config"])
     model = config.pop("model", None) or getattr(factory, "MODEL", None)

@@ -410,4 +410,5 @@ def launch_request(record: DeviceRecord) -> dict[str, Any]:
             "host": record.host, "port": record.port, "control_port": record.control_port,
             "terminator": spec.terminator, "speed": spec.speed, "strict": spec.strict,
             "seed": spec.seed, "config": dict(spec.config), "log": str(record.log_path),
-            "pty": spec.pty}
+            "pty": spec.pty, "record_dir": spec.record_dir,
+            "redact_serial": spec.redact_serial}

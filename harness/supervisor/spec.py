@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ class DeviceSpec:
     ``terminator`` is a name (``"lf"``, ``"CR"``...); ``restart`` is
     ``"fail"`` or ``"restart"``; ``config`` holds extra model keys (for the
     Keithleys any ``KeithleyConfig`` key); ``pty`` also serves the device on a
-    pseudo-terminal. Raises ``SpecError`` for bad values.
+    pseudo-terminal. ``record_dir`` (an absolute path) records each client
+    connection into its own cassette there; ``redact_serial`` zeroes the
+    serial number in them. Raises ``SpecError`` for bad values.
     """
 
     device: str
@@ -46,6 +49,8 @@ class DeviceSpec:
     port: int = 0
     config: Mapping[str, Any] = field(default_factory=dict)
     pty: bool = False
+    record_dir: str = ""
+    redact_serial: bool = False
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__
@@ -61,6 +66,8 @@ class DeviceSpec:
         set_field(self, "port", check_port(self.port))
         set_field(self, "config", check_config(self.config))
         set_field(self, "pty", check_flag("pty", self.pty))
+        set_field(self, "record_dir", check_record_dir(self.record_dir))
+        set_field(self, "redact_serial", check_flag("redact_serial", self.redact_serial))
         if self.pty and self.device == BRIDGE_DEVICE:
             raise SpecError("a bridge cannot be served on a pty; pty is for emulated devices")
 
@@ -154,6 +161,13 @@ def check_port(value: object) -> int:
     if not 0 <= port <= 65535:
         raise SpecError(f"port {port} is outside 0-65535 (0 picks a free port)")
     return port
+
+
+def check_record_dir(value: object) -> str:
+    # The device process may not share the caller's working directory.
+    if not isinstance(value, str) or (value and not os.path.isabs(value)):
+        raise SpecError(f"record_dir must be an absolute directory path, got {value!r}")
+    return value
 
 
 def check_config(value: object) -> dict[str, Any]:
