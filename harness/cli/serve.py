@@ -7,7 +7,10 @@ control port, ``hil status`` entry and no-orphan guarantees as a fleet.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.errors import CommandError
@@ -42,6 +45,7 @@ examples:
   hil serve --terminator cr --lenient   the dialect of the observatory controller
   hil serve --pty                       also on a pseudo-terminal, for serial clients
   hil serve --fleet fixtures/fleets/example.toml
+  hil serve --record cassettes/ --json  one cassette per client connection in cassettes/
 
 Each device is its own process with a TCP port and a control port (JSON lines,
 e.g. {"op": "ping"}); both are printed when every device answers. Connect with
@@ -63,7 +67,37 @@ def register(commands: Subcommands) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object ({\"devices\": [...]}) when ready, "
                              "instead of a table")
+    add_record_arguments(parser, "device")
     parser.set_defaults(run=run)
+
+
+def add_record_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--record DIR`` and ``--redact-serial`` (``hil serve`` and ``hil bridge``)."""
+    record = parser.add_argument_group("recording")
+    record.add_argument("--record", metavar="DIR",
+                        help=f"record each client connection to each {what} as its own cassette "
+                             "in DIR (created if missing); replay one with 'hil replay'")
+    record.add_argument("--redact-serial", action="store_true",
+                        help="with --record: zero the instrument's serial number in the "
+                             "cassettes")
+
+
+def record_directory(args: argparse.Namespace) -> str:
+    """The absolute ``--record`` directory ("" without it); raises ``CommandError``."""
+    if args.record is None:
+        if args.redact_serial:
+            raise CommandError("--redact-serial only applies to --record DIR; add --record")
+        return ""
+    directory = Path(args.record).expanduser().resolve()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CommandError(f"cannot create the --record directory {directory}: {e.strerror}; "
+                           "choose a directory you can write to") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CommandError(f"the --record directory {directory} is not writable; choose "
+                           "another one")
+    return str(directory)
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
     from harness.supervisor import serve_fleet
 
     specs = device_specs(args)
+    directory = record_directory(args)
+    if directory:
+        specs = [dataclasses.replace(spec, record_dir=directory,
+                                     redact_serial=args.redact_serial) for spec in specs]
     warn_if_exposed(specs)
     run_directory_root()
     check_listen_addresses(specs)
