@@ -29,6 +29,14 @@ CONFIGURE_NODES = {
     "CHAR": "CHARge",
 }
 _INFINITE = {"INFinite": math.inf}
+_LAYER_SOURCES_6517B = ("HOLD", "IMMediate", "TIMer", "MANual", "BUS", "TLINk", "EXTernal")
+#: ``SOURce`` choices of each arm/trigger layer, outermost first (§4.6).
+LAYER_SOURCES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "6517B": (("HOLD", "IMMediate", "RTCLock", "MANual", "BUS", "TLINk", "EXTernal"),
+              _LAYER_SOURCES_6517B, _LAYER_SOURCES_6517B),
+    "6514": (("IMMediate", "TIMer", "BUS", "TLINk", "STESt", "PSTest", "NSTest", "MANual"),
+             ("IMMediate", "TLINk")),
+}
 
 
 def measure_commands(options: TableOptions) -> list[Command[Any]]:
@@ -54,20 +62,19 @@ def trigger_commands(options: TableOptions) -> list[Command[Any]]:
     """ARM and TRIGger layer settings of one model (§4.6)."""
     limits = options.limits
     if options.b:
-        arm1 = ("HOLD", "IMMediate", "RTCLock", "MANual", "BUS", "TLINk", "EXTernal")
-        others = ("HOLD", "IMMediate", "TIMer", "MANual", "BUS", "TLINk", "EXTernal")
+        arm1, arm2, trigger = LAYER_SOURCES["6517B"]
         return [
             *_layer(options, ":ARM[:SEQuence[1]][:LAYer[1]]", 0, arm1, limits.arm_count_max),
-            *_layer(options, ":ARM[:SEQuence[1]]:LAYer2", 1, others, limits.arm_count_max,
+            *_layer(options, ":ARM[:SEQuence[1]]:LAYer2", 1, arm2, limits.arm_count_max,
                     timer=limits.arm_timer, delay=limits.trigger_delay),
-            *_layer(options, ":TRIGger[:SEQuence[1]]", 2, others, limits.trigger_count_max,
+            *_layer(options, ":TRIGger[:SEQuence[1]]", 2, trigger, limits.trigger_count_max,
                     timer=limits.trigger_timer, delay=limits.trigger_delay),
         ]
-    arm = ("IMMediate", "TIMer", "BUS", "TLINk", "STESt", "PSTest", "NSTest", "MANual")
+    arm, trigger = LAYER_SOURCES["6514"]
     return [
         *_layer(options, ":ARM[:SEQuence[1]][:LAYer[1]]", 0, arm, limits.arm_count_max,
                 timer=limits.arm_timer),
-        *_layer(options, ":TRIGger[:SEQuence[1]]", 1, ("IMMediate", "TLINk"),
+        *_layer(options, ":TRIGger[:SEQuence[1]]", 1, trigger,
                 limits.trigger_count_max, delay=limits.trigger_delay),
         field(":TRIGger[:SEQuence[1]]:DELay:AUTO", Boolean(), _layer_at(1), "delay_auto",
               BOOL),
@@ -219,7 +226,7 @@ def _reply_latest(instrument: KeithleyInstrument) -> str:
     latest = instrument.latest
     assert latest is not None
     _fetched(instrument)
-    return instrument.reading_format().format(latest)
+    return instrument.format_reading(latest)
 
 
 def _fetched(instrument: KeithleyInstrument) -> None:
@@ -273,11 +280,11 @@ def _abort(instrument: KeithleyInstrument, call: Call) -> None:
     t = instrument.device_time(call.time)
     instrument.trigger_model.abort(t)
     if instrument.trigger_model.running:
-        instrument.acquisition = []
+        instrument.acquisition.clear()
         if instrument.clock.speed == 0:
             instrument.instantaneous_step()
     instrument.update_operation_status()
 
 
-__all__ = ["FUNCTIONS", "configure", "fetch", "measure_commands", "read", "trigger_commands",
-           "wait_fresh"]
+__all__ = ["FUNCTIONS", "LAYER_SOURCES", "configure", "fetch", "measure_commands", "read",
+           "trigger_commands", "wait_fresh"]

@@ -225,7 +225,7 @@ def _latest(instrument: KeithleyInstrument, call: Call) -> str:
             raise ScpiError(-230)
         reading = instrument.invalid_reading(instrument.device_time(call.time))
     instrument.update_measurement_status(reading_available=False)
-    return instrument.reading_format().format(reading)
+    return instrument.format_reading(reading)
 
 
 def _fresh(instrument: KeithleyInstrument, call: Call) -> str:

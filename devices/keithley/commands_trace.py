@@ -21,6 +21,11 @@ _FORMAT_ELEMENTS_6517B = ("READing", "CHANnel", "RNUMber", "UNITs", "TSTamp", "S
                           "HUMidity", "ETEMperature", "VSOurce")
 _FORMAT_ELEMENTS_6514 = ("READing", "TIME", "STATus")
 _TRACE_ELEMENTS = ("TSTamp", "HUMidity", "CHANnel", "ETEMperature", "VSOurce", "NONE")
+#: ``:TRACe:FEED`` and ``:TRACe:FEED:CONTrol`` choices per model (§4.7).
+TRACE_FEEDS = {"6517B": ("SENSe[1]", "CALCulate[1]", "NONE"),
+               "6514": ("SENSe[1]", "CALCulate[1]", "CALCulate2")}
+FEED_CONTROLS = {"6517B": ("NEVer", "NEXT", "ALWays", "PRETrigger"), "6514": ("NEVer", "NEXT")}
+PRETRIGGER_SOURCES = ("EXTernal", "TLINk", "BUS", "MANual")
 
 
 def trace_commands(options: TableOptions) -> list[Command[Any]]:
@@ -34,9 +39,8 @@ def trace_commands(options: TableOptions) -> list[Command[Any]]:
 
 def _trace_root(options: TableOptions, root: str) -> list[Command[Any]]:
     points = options.limits.trace_points
-    feeds = ("SENSe[1]", "CALCulate[1]", "NONE") if options.b else \
-        ("SENSe[1]", "CALCulate[1]", "CALCulate2")
-    controls = ("NEVer", "NEXT", "ALWays", "PRETrigger") if options.b else ("NEVer", "NEXT")
+    feeds = TRACE_FEEDS[options.model]
+    controls = FEED_CONTROLS[options.model]
     commands = [
         command(f"{root}:CLEar", _clear),
         command(f"{root}:POINts", _set_points, _points,
@@ -54,7 +58,7 @@ def _trace_root(options: TableOptions, root: str) -> list[Command[Any]]:
             command(f"{root}:ELEMents", _set_elements, _elements,
                     (ElementList(*_TRACE_ELEMENTS),)),
             command(f"{root}:FEED:PRETrigger:SOURce", _set_pretrigger_source,
-                    _pretrigger_source, (Choice("EXTernal", "TLINk", "BUS", "MANual"),)),
+                    _pretrigger_source, (Choice(*PRETRIGGER_SOURCES),)),
             command(f"{root}:FEED:PRETrigger:AMOunt[:PERCent]", _set_percent, _percent,
                     (Numeric(0, 100, 0),), options.nr3),
             command(f"{root}:FEED:PRETrigger:AMOunt:READings", _set_readings, _readings,

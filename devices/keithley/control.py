@@ -8,11 +8,21 @@ the caller runs ``poll(now)`` to collect replies the event released.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from devices.keithley.instrument import KeithleyInstrument
+from devices.keithley.state_checks import (
+    Rule,
+    StateRules,
+    flag,
+    group,
+    like,
+    number,
+    one_of,
+)
 from devices.keithley.trace import TraceSettings
 from devices.scpi import Reply
 
@@ -133,6 +143,15 @@ class ControlOperations(KeithleyInstrument):
         """Change the speed factor at run time (§6.1); 0 = instantaneous."""
         self.clock.set_speed(speed, self._host(now))
 
+    def error_counts(self) -> dict[int, int]:
+        """SCPI errors queued since power-on, by code (for the control channel's ``stats``).
+
+        Counts every error the queue filters admitted, also when the full queue had to
+        drop it; -350 counts the overflows.  ``*CLS``, ``*RST`` and ``:SYST:ERR?`` keep
+        the counts; ``power_cycle`` (the control ``reset``) restarts them.
+        """
+        return self.engine.status.error_queue.counts()
+
     # -- state access -------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -165,26 +184,33 @@ class ControlOperations(KeithleyInstrument):
             "line_frequency": self.line_frequency,
             "display_enabled": self.display_enabled,
             "remote_state": self.remote_state,
-            "latest": None if self.latest is None else dataclasses.asdict(self.latest),
+            "latest": None if self.latest is None else self.latest._asdict(),
         }
 
     def get_state(self, keys: Iterable[str]) -> dict[str, Any]:
         """Values of state keys: aliases (``nplc``, ``range``, ...) or dotted paths."""
-        return {key: self._accessor(key)[0]() for key in keys}
+        return {key: self._accessor(key).get() for key in keys}
 
     def set_state(self, values: Mapping[str, Any], now: float | None = None) -> None:
-        """Set state keys; raises ``StateKeyError`` (unknown/read-only) or ``ValueError``."""
-        accessors = {key: self._accessor(key) for key in values}
+        """Set state keys, all or none.
+
+        Raises ``StateKeyError`` for an unknown or read-only key and ``ValueError``
+        (naming the key and the accepted values) for a value of the wrong type or
+        range; then nothing has changed.
+        """
+        changes: list[tuple[Callable[[Any], None], Any]] = []
         for key, value in values.items():
-            setter = accessors[key][1]
-            if setter is None:
+            accessor = self._accessor(key)
+            if accessor.set is None:
                 raise StateKeyError(f"state key {key!r} is read-only")
-            setter(value)
+            changes.append((accessor.set, accessor.check(key, value)))
+        for setter, checked in changes:
+            setter(checked)
         t = self._device_now(now)
         self.start_if_continuous(t)
         self.update_measurement_status()
 
-    def _accessor(self, key: str) -> tuple[Callable[[], Any], Callable[[Any], None] | None]:
+    def _accessor(self, key: str) -> _Accessor:
         alias = self._aliases().get(key)
         if alias is not None:
             return alias
@@ -194,55 +220,79 @@ class ControlOperations(KeithleyInstrument):
             known = ", ".join(sorted(self._aliases()))
             raise StateKeyError(f"unknown state key {key!r}; use one of {known} or a dotted "
                                 "path under 'setup.' or 'trace.' (see snapshot())")
-        return _path_accessor(roots[head], rest.split("."), key)
+        return self._path_accessor(roots[head], rest.split("."), key)
 
-    def _aliases(self) -> dict[str, tuple[Callable[[], Any], Callable[[Any], None] | None]]:
-        sense = self.setup.sense()
-        trigger = self.setup.trigger
+    def _field(self, owner: Any, name: str) -> _Accessor:
+        """An accessor for field ``name`` of a settings object, checked by its state rule."""
+        return _Accessor(
+            lambda: getattr(owner, name),
+            lambda value: setattr(owner, name, value),
+            self._state_rules.for_field(self.setup, owner, name),
+        )
+
+    def _aliases(self) -> dict[str, _Accessor]:
+        setup = self.setup
+        sense = setup.sense()
+        trigger = setup.trigger
         trace: TraceSettings = self.trace.settings
-
-        def put(target: Any, name: str) -> Callable[[Any], None]:
-            return lambda value: setattr(target, name, value)
-
+        rules = self._state_rules
         return {
-            "function": (lambda: self.setup.function, put(self.setup, "function")),
-            "nplc": (lambda: sense.nplc, put(sense, "nplc")),
-            "range": (lambda: self.range_reply(self.setup.function), None),
-            "autorange": (lambda: sense.range_auto, put(sense, "range_auto")),
-            "digits": (lambda: sense.digits, put(sense, "digits")),
-            "zero_check": (lambda: self.setup.system.zero_check,
-                           put(self.setup.system, "zero_check")),
-            "zero_correct": (lambda: self.setup.system.zero_correct,
-                             put(self.setup.system, "zero_correct")),
-            "continuous": (lambda: self.setup.continuous, put(self.setup, "continuous")),
-            "trigger_source": (lambda: trigger.source, put(trigger, "source")),
-            "trigger_count": (lambda: trigger.count, put(trigger, "count")),
-            "trigger_delay": (lambda: trigger.delay, put(trigger, "delay")),
-            "trigger_timer": (lambda: trigger.timer, put(trigger, "timer")),
-            "buffer_points": (lambda: trace.points, lambda value: self.trace.set_points(value)),
-            "buffer_count": (lambda: len(self.trace), None),
-            "feed_control": (lambda: trace.control, lambda value: self.trace.set_control(value)),
-            "line_frequency": (lambda: self.line_frequency, put(self, "line_frequency")),
-            "mode": (lambda: self.mode, self.set_mode),
-            "speed": (lambda: self.clock.speed, lambda value: self.set_speed(value)),
-            "running": (lambda: self.trigger_model.running, None),
-            "vsource_level": (lambda: self.setup.source.level, put(self.setup.source, "level")),
-            "vsource_operate": (lambda: self.setup.source.operate,
-                                put(self.setup.source, "operate")),
-            "display_enabled": (lambda: self.display_enabled, put(self, "display_enabled")),
+            "function": self._field(setup, "function"),
+            "nplc": self._field(sense, "nplc"),
+            "range": _Accessor(lambda: self.range_reply(self.setup.function)),
+            "autorange": self._field(sense, "range_auto"),
+            "digits": self._field(sense, "digits"),
+            "zero_check": self._field(setup.system, "zero_check"),
+            "zero_correct": self._field(setup.system, "zero_correct"),
+            "continuous": self._field(setup, "continuous"),
+            "trigger_source": self._field(trigger, "source"),
+            "trigger_count": self._field(trigger, "count"),
+            "trigger_delay": self._field(trigger, "delay"),
+            "trigger_timer": self._field(trigger, "timer"),
+            "buffer_points": _Accessor(lambda: trace.points, self.trace.set_points,
+                                       rules.for_field(setup, trace, "points")),
+            "buffer_count": _Accessor(lambda: len(self.trace)),
+            "feed_control": _Accessor(lambda: trace.control, self.trace.set_control,
+                                      rules.for_field(setup, trace, "control")),
+            "line_frequency": _Accessor(lambda: self.line_frequency,
+                                        lambda value: setattr(self, "line_frequency", value),
+                                        one_of(*self.limits.line_frequencies)),
+            "mode": _Accessor(lambda: self.mode, self.set_mode, one_of("strict", "lenient")),
+            "speed": _Accessor(lambda: self.clock.speed, lambda value: self.set_speed(value),
+                               number(minimum=0.0)),
+            "running": _Accessor(lambda: self.trigger_model.running),
+            "vsource_level": self._field(setup.source, "level"),
+            "vsource_operate": self._field(setup.source, "operate"),
+            "display_enabled": _Accessor(lambda: self.display_enabled,
+                                         lambda value: setattr(self, "display_enabled", value),
+                                         flag),
         }
 
+    def _path_accessor(self, root: Any, parts: list[str], key: str) -> _Accessor:
+        target = root
+        for part in parts[:-1]:
+            target = _step(target, part, key)
+        last = parts[-1]
+        current = _step(target, last, key)
+        if isinstance(target, dict):
+            return _Accessor(lambda: target[last], lambda value: target.__setitem__(last, value),
+                             like(current))
+        if isinstance(target, list):
+            return _Accessor(lambda: target[int(last)], None)
+        return self._field(target, last)
 
-def _path_accessor(root: Any, parts: list[str], key: str
-                   ) -> tuple[Callable[[], Any], Callable[[Any], None] | None]:
-    target = root
-    for part in parts[:-1]:
-        target = _step(target, part, key)
-    last = parts[-1]
-    _step(target, last, key)
-    if isinstance(target, dict):
-        return (lambda: target[last]), (lambda value: target.__setitem__(last, value))
-    return (lambda: getattr(target, last)), (lambda value: setattr(target, last, value))
+    @functools.cached_property
+    def _state_rules(self) -> StateRules:
+        return StateRules(self.model)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Accessor:
+    """How to read, write (None: read-only) and check one state key."""
+
+    get: Callable[[], Any]
+    set: Callable[[Any], None] | None = None
+    check: Rule = group
 
 
 def _step(target: Any, part: str, key: str) -> Any:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from collections import deque
+from typing import Any, NamedTuple
 
 from devices.keithley.commands_common import TableOptions
 from devices.keithley.config import KeithleyConfig
@@ -95,7 +96,8 @@ class KeithleyInstrument(ScpiInstrument):
             lambda: self.setup.layers(), _Acquisition(self), lambda: self.setup.continuous,
             self._trigger_delay,
         )
-        self.acquisition: list[Reading] = []
+        # Bounded and O(1) at both ends: a speed-0 power-on model adds a reading per message.
+        self.acquisition: deque[Reading] = deque(maxlen=MAX_ACQUISITION_READINGS)
         self.latest: Reading | None = None
         self.fresh = False
         self.read_pending = False
@@ -105,7 +107,11 @@ class KeithleyInstrument(ScpiInstrument):
         self.remote_state = "LOC"
         self.key = 0
         self._formats: dict[tuple[Any, ...], ReadingFormat6517B | ReadingFormat6514] = {}
+        self._last_text: tuple[Reading, ReadingFormat6517B | ReadingFormat6514, str] | None = None
         super().__init__(commands, options=self._engine_options())
+        # Looked up once: the status model keeps its registers for the engine's lifetime.
+        self._measurement_register = self.engine.status.register("measurement")
+        self._operation_register = self.engine.status.register("operation")
         self.power_on(now)
 
     # -- configuration ------------------------------------------------------------------
@@ -170,12 +176,15 @@ class KeithleyInstrument(ScpiInstrument):
         model = self.trigger_model
         if self.clock.speed != 0 or not model.running:
             return
-        end = model.run_until_idle()
+        # A continuous acquisition never goes idle: skip asking (this runs for every message).
+        end = None if self.setup.continuous else model.run_until_idle()
         if end is None:
             step = model.next_event_time()
             before = self.measurement.reading_counter
-            while step is not None and self.measurement.reading_counter == before:
+            while step is not None:
                 model.advance(step)
+                if self.measurement.reading_counter != before:
+                    break
                 step = model.next_event_time()
             end = model.cursor
         self.clock.advance_to(end)
@@ -278,7 +287,7 @@ class KeithleyInstrument(ScpiInstrument):
 
     def start_acquisition(self, t: float) -> None:
         """Leave idle (``:INIT``); the readings of this acquisition are collected anew."""
-        self.acquisition = []
+        self.acquisition.clear()
         self.trigger_model.start(t)
         if self.clock.speed == 0:
             self.instantaneous_step()
@@ -286,7 +295,7 @@ class KeithleyInstrument(ScpiInstrument):
 
     def forget_readings(self) -> None:
         """No reading since *RST / :CONF (FETCh? → -230, DATA:LAT? → +9.9E37)."""
-        self.acquisition = []
+        self.acquisition.clear()
         self.latest = None
         self.fresh = False
 
@@ -295,8 +304,6 @@ class KeithleyInstrument(ScpiInstrument):
         self.measurement.committed()
         self.latest = reading
         self.fresh = True
-        if len(self.acquisition) >= MAX_ACQUISITION_READINGS:
-            del self.acquisition[0]
         self.acquisition.append(reading)
         self.trace.store(reading)
         self.update_measurement_status(reading_available=True)
@@ -324,36 +331,46 @@ class KeithleyInstrument(ScpiInstrument):
 
     def update_measurement_status(self, reading_available: bool | None = None) -> None:
         """Recompute the measurement condition register (§2.6)."""
-        register = self.engine.status.register("measurement")
-        condition = register.condition
         bits = _MEASUREMENT_BITS[self.model]
+        trace = self.trace
+        signals = self.signals
         latest = self.latest
-        updates = {
-            "ROF": latest is not None and latest.overflow,
-            "BAV": self.trace.available,
-            "BHF": self.trace.half_full,
-            "BFL": self.trace.full,
-            "LID": not self.signals.interlock_closed,
-            "VSC": self.signals.vsource_compliance,
-        }
+        value = 0
+        if latest is not None and latest.overflow:
+            value |= bits.rof
+        if trace.entries:  # an empty buffer is neither available nor half full
+            if trace.available:
+                value |= bits.bav
+            if trace.half_full:
+                value |= bits.bhf
+        if trace.full:
+            value |= bits.bfl
+        if not signals.interlock_closed:
+            value |= bits.lid
+        if signals.vsource_compliance:
+            value |= bits.vsc
+        updated = _TRACKED_BITS[self.model]
         if reading_available is not None:
-            updates["RAV"] = reading_available
-        for name, value in updates.items():
-            bit = bits.get(name)
-            if bit is None:
-                continue
-            condition = condition | bit if value else condition & ~bit
-        register.set_condition(condition)
+            updated |= bits.rav
+            if reading_available:
+                value |= bits.rav
+        register = self._measurement_register
+        condition = (register.condition & ~updated) | value
+        if condition != register.condition:
+            register.set_condition(condition)
 
     def update_operation_status(self) -> None:
         """Operation condition: idle (bit 10); 6517B waiting for trigger/arm (bits 5/6)."""
         model = self.trigger_model
         condition = 0 if model.running else 1 << 10
-        if model.running and self.model == "6517B":
+        # A reading in progress means nothing waits (the common case at speed 0).
+        if model.running and model.measuring_until is None and self.model == "6517B":
             waiting = model.waiting_source()
             if waiting is not None:
                 condition |= 1 << 5 if model.level == len(self.setup.arm) else 1 << 6
-        self.engine.status.register("operation").set_condition(condition)
+        register = self._operation_register
+        if condition != register.condition:
+            register.set_condition(condition)
 
     # -- power ----------------------------------------------------------------------------
 
@@ -399,13 +416,28 @@ class KeithleyInstrument(ScpiInstrument):
                     special_value_style=self.config.special_value_style,
                     emit_channel=self.config.emit_channel,
                     temperature_unit=system.temperature_unit,
-                    timestamp_type="RTC" if system.tstamp_type == "RTCL" else "REL",
+                    timestamp_type="RTC" if system.tstamp_type == "RTC" else "REL",
                     buffer_rnum_suffix=self.config.buffer_rnum_suffix,
                     wrap_numbers=not self.config.fidelity_has("F30", "no_rnum_wrap"),
                     rtc=self.rtc.at,
                 )
             self._formats[key] = formatter
         return formatter
+
+    def format_reading(self, reading: Reading) -> str:
+        """``reading`` as the current format prints it (``DATA:LAT?``, ``FETCh?``).
+
+        The text of the last reading is kept: an idle instrument polled with
+        ``DATA:LAT?`` prints the same reading again and again.
+        """
+        formatter = self.reading_format()
+        last = self._last_text
+        if last is not None and last[0] is reading and last[1] is formatter:
+            return last[2]
+        text = formatter.format(reading)
+        # An RTC timestamp follows :SYST:TIME/DATE adjustments: such text is not kept.
+        self._last_text = (reading, formatter, text) if formatter.reading_only else None
+        return text
 
     def invalid_reading(self, t: float) -> Reading:
         """The +9.9E37 (status O) reading of ``DATA:LAT?`` before any reading (F21)."""
@@ -427,10 +459,26 @@ class KeithleyInstrument(ScpiInstrument):
         return range_table(self.model, function).by_nominal(settings.range_nominal).full_scale
 
 
-_MEASUREMENT_BITS: dict[str, dict[str, int]] = {
-    "6517B": {"ROF": 1, "RAV": 1 << 5, "BAV": 1 << 7, "BHF": 1 << 8, "BFL": 1 << 9,
-              "LID": 1 << 13, "VSC": 1 << 14},
-    "6514": {"RAV": 1 << 6, "ROF": 1 << 7, "BAV": 1 << 8, "BFL": 1 << 9},
+class _MeasurementBits(NamedTuple):
+    """Measurement condition bits of one model (§2.6); 0 where the model has none."""
+
+    rof: int
+    rav: int
+    bav: int
+    bhf: int
+    bfl: int
+    lid: int
+    vsc: int
+
+
+_MEASUREMENT_BITS: dict[str, _MeasurementBits] = {
+    "6517B": _MeasurementBits(rof=1, rav=1 << 5, bav=1 << 7, bhf=1 << 8, bfl=1 << 9,
+                              lid=1 << 13, vsc=1 << 14),
+    "6514": _MeasurementBits(rof=1 << 7, rav=1 << 6, bav=1 << 8, bhf=0, bfl=1 << 9, lid=0,
+                             vsc=0),
 }
+#: The bits every update recomputes (RAV only when a reading event says so).
+_TRACKED_BITS = {model: bits.rof | bits.bav | bits.bhf | bits.bfl | bits.lid | bits.vsc
+                 for model, bits in _MEASUREMENT_BITS.items()}
 
 INFINITE = math.inf

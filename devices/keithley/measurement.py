@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from devices.keithley.pipeline import InputConditions, ReadingPipeline
 from devices.keithley.ranges import Model
@@ -21,8 +22,7 @@ from devices.keithley.state import Setup
 from devices.keithley.timing import TimingModel
 
 
-@dataclass(frozen=True, slots=True)
-class AuxiliaryValues:
+class AuxiliaryValues(NamedTuple):
     """6517B values sampled with each reading: ETEM, HUM and VSO (§4.11, §4.12)."""
 
     temperature: float = NO_TEMPERATURE
@@ -56,14 +56,14 @@ class Measurement:
         settings = setup.functions[function]
         system = setup.system
         conditions = InputConditions(
-            zero_check=system.zero_check,
-            zero_check_reading=self.zero_check_mode,
-            zero_correct=system.zero_correct,
-            zero_offset=self.zero_offsets.get(function, 0.0),
-            line_sync=system.line_sync,
-            line_frequency=self.line_frequency(),
-            autozero=system.autozero,
-            math=setup.calc.math_state if self.model == "6514" else False,
+            system.zero_check,
+            self.zero_check_mode,
+            system.zero_correct,
+            self.zero_offsets.get(function, 0.0),
+            system.line_sync,
+            self.line_frequency(),
+            system.autozero,
+            setup.calc.math_state if self.model == "6514" else False,
         )
         outcome = self.pipeline.take_reading(function, settings, conditions, start)
         if outcome.range_nominal != settings.range_nominal:
@@ -72,15 +72,11 @@ class Measurement:
         if settings.range_once:
             settings.range_once = False
             settings.range_auto = False
-        auxiliary = self.auxiliary()
-        return outcome.to_reading(
-            digits=settings.digits,
-            timestamp=wrap_timestamp(max(outcome.time - self.timestamp_origin, 0.0), self.model),
-            number=wrap_reading_number(self.reading_counter),
-            temperature=auxiliary.temperature,
-            humidity=auxiliary.humidity,
-            vsource=auxiliary.vsource,
-        )
+        temperature, humidity, vsource = self.auxiliary()
+        timestamp = wrap_timestamp(max(outcome.time - self.timestamp_origin, 0.0), self.model)
+        return outcome.to_reading(settings.digits, timestamp,
+                                  wrap_reading_number(self.reading_counter), temperature,
+                                  humidity, vsource)
 
     def acquire_zero(self, function: str) -> None:
         """``ZCOR:ACQ``: store the present zero offset of ``function`` (§7.2)."""

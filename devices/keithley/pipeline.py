@@ -11,9 +11,9 @@ caller clears it) and the caller stores the range a reading ends on.
 
 from __future__ import annotations
 
-import statistics
+import math
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from devices.keithley.ranges import Range, RangeTable, range_table
 from devices.keithley.reading import (
@@ -25,11 +25,13 @@ from devices.keithley.reading import (
 )
 from devices.keithley.signal import SignalSimulator
 from devices.keithley.state import FilterSettings, FunctionSettings
-from devices.keithley.timing import TimingModel, averaging_active, conversion_window
+from devices.keithley.timing import TimingModel, averaging_active, line_sync_start
+
+# The per-reading records below are named tuples, not dataclasses: at speed 0 the model
+# takes a reading per message (§6.1) and tuples are several times cheaper to build.
 
 
-@dataclass(frozen=True)
-class InputConditions:
+class InputConditions(NamedTuple):
     """Instrument-wide conditions of a reading.
 
     ``zero_offset`` is the offset stored by ``ZCOR:ACQ`` (subtracted when
@@ -47,8 +49,7 @@ class InputConditions:
     math: bool = False
 
 
-@dataclass(frozen=True)
-class ReadingOutcome:
+class ReadingOutcome(NamedTuple):
     """Result of one reading: value after the whole pipeline, status letter, range, times.
 
     ``status`` is Z (zero check, ``invalid_value``/``no_reply``), O (overflow),
@@ -71,17 +72,21 @@ class ReadingOutcome:
     math: bool
     range_changed: bool
 
-    def to_reading(self, *, digits: int, timestamp: float, number: int,
+    def to_reading(self, digits: int, timestamp: float, number: int,
                    temperature: float = NO_TEMPERATURE, humidity: float = NO_HUMIDITY,
                    vsource: float = 0.0) -> Reading:
         """The ``Reading`` the buffer stores and the formats print."""
-        return Reading(
-            value=self.value, status=self.status, function=self.function,
-            range_nominal=self.range_nominal, digits=digits, time=self.time,
-            timestamp=timestamp, number=number, temperature=temperature, humidity=humidity,
-            vsource=vsource, filtered=self.filtered, math=self.math, relative=self.relative,
-            zero_check=self.zero_check, zero_correct=self.zero_correct,
-        )
+        return Reading(self.value, self.status, self.function, self.range_nominal, digits,
+                       self.time, timestamp, number, temperature, humidity, vsource,
+                       self.filtered, self.math, self.relative, self.zero_check,
+                       self.zero_correct)
+
+
+def _conversion_end(t: float, t_conv: float, conditions: InputConditions) -> float:
+    """End of a conversion requested at ``t`` (§6.2: line sync waits for a zero crossing)."""
+    if conditions.line_sync:
+        return line_sync_start(t, conditions.line_frequency) + t_conv
+    return t + t_conv
 
 
 def _filter_key(filters: FilterSettings, nominal: float) -> tuple[object, ...]:
@@ -116,14 +121,39 @@ class _FilterStack:
         """Feed one conversion; return the filter output so far."""
         if self.median:
             self.window.append(value)
-            value = statistics.median(self.window)
+            value = _median(self.window)
         if not self.averaging:
             return value
-        if self.advanced and self.stack:
-            if abs(value - statistics.fmean(self.stack)) > self.tolerance:
-                self.stack.clear()
-        self.stack.append(value)
-        return statistics.fmean(self.stack)
+        stack = self.stack
+        if self.advanced and stack:
+            if abs(value - math.fsum(stack) / len(stack)) > self.tolerance:
+                stack.clear()
+        stack.append(value)
+        return math.fsum(stack) / len(stack)
+
+
+def _median(values: deque[float]) -> float:
+    """``statistics.median`` of a non-empty window, without its generic overhead."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+class _ReadingPlan(NamedTuple):
+    """Range, conversion time, conversion count and filter stack a reading's settings imply.
+
+    ``key`` holds every setting they depend on (the function aside, which keys the cache).
+    """
+
+    key: tuple[object, ...]
+    table: RangeTable
+    range: Range
+    t_conv: float
+    conversions: int
+    filtered: bool
+    stack: _FilterStack
 
 
 class ReadingPipeline:
@@ -140,6 +170,7 @@ class ReadingPipeline:
         self.signals = signals
         self.timing = timing
         self._filters: dict[str, _FilterStack] = {}
+        self._plans: dict[str, _ReadingPlan] = {}
         self._last_range: tuple[str, float] | None = None
 
     def forget_range(self) -> None:
@@ -149,6 +180,7 @@ class ReadingPipeline:
     def reset_filters(self) -> None:
         """Empty every filter stack (e.g. at ``*RST``)."""
         self._filters.clear()
+        self._plans.clear()
 
     def take_reading(self, function: str, sense: FunctionSettings, conditions: InputConditions,
                      start: float) -> ReadingOutcome:
@@ -157,16 +189,13 @@ class ReadingPipeline:
         Consumes one conversion index per conversion, so call it once per
         reading actually begun.  ``start`` excludes the trigger delay.
         """
-        table = range_table(self.model, function)
-        rng = table.by_nominal(sense.range_nominal)
-        t_conv = self.timing.conversion_time(sense.nplc, conditions.line_frequency,
-                                             conditions.autozero)
-        conversions = self.timing.conversions_per_reading(sense.filters)
+        plan = self._plan(function, sense, conditions)
+        table, rng, t_conv, conversions, stack = (plan.table, plan.range, plan.t_conv,
+                                                  plan.conversions, plan.stack)
         invalid = conditions.zero_check and conditions.zero_check_reading != "live"
         autorange = (sense.range_auto or sense.range_once) and not invalid
         t, overflow, changed = start, False, False
         output: float | None = None
-        stack = self._stack(function, sense.filters, rng.nominal)
         stack.begin_reading()
         for _ in range(conversions):
             n = self.signals.next_index(function)
@@ -185,10 +214,33 @@ class ReadingPipeline:
         return ReadingOutcome(
             value=value, status=status, function=function, range_nominal=rng.nominal,
             start=start, time=t, conversions=conversions,
-            filtered=sense.filters.median or averaging_active(sense.filters),
+            filtered=plan.filtered,
             relative=sense.reference_state, zero_check=conditions.zero_check,
             zero_correct=conditions.zero_correct, math=conditions.math, range_changed=changed,
         )
+
+    def _plan(self, function: str, sense: FunctionSettings,
+              conditions: InputConditions) -> _ReadingPlan:
+        """What the settings imply for a reading, recomputed only when one of them changed."""
+        filters = sense.filters
+        key = (sense.range_nominal, sense.nplc, conditions.line_frequency, conditions.autozero,
+               filters.median, filters.median_rank, filters.average, filters.average_tcontrol,
+               filters.average_count, filters.average_type, filters.average_ntolerance)
+        plan = self._plans.get(function)
+        # The stack check catches a stack replaced by an autorange step or reset_filters.
+        if plan is not None and plan.key == key and self._filters.get(function) is plan.stack:
+            return plan
+        table = range_table(self.model, function)
+        rng = table.by_nominal(sense.range_nominal)
+        plan = self._plans[function] = _ReadingPlan(
+            key=key, table=table, range=rng,
+            t_conv=self.timing.conversion_time(sense.nplc, conditions.line_frequency,
+                                               conditions.autozero),
+            conversions=self.timing.conversions_per_reading(filters),
+            filtered=filters.median or averaging_active(filters),
+            stack=self._stack(function, filters, rng.nominal),
+        )
+        return plan
 
     def _stack(self, function: str, filters: FilterSettings, nominal: float) -> _FilterStack:
         stack = self._filters.get(function)
@@ -200,29 +252,28 @@ class ReadingPipeline:
                  table: RangeTable, rng: Range, autorange: bool, t: float, t_conv: float,
                  n: int) -> tuple[float, float, Range]:
         """One conversion from ``t``: (end time, value incl. offset, range used)."""
-        end = self._window_end(t, t_conv, conditions)
+        end = _conversion_end(t, t_conv, conditions)
         value = self._sample(function, sense, conditions, end, n)
         target = table.autorange(value, sense.auto_lower, sense.auto_upper) if autorange else rng
-        if self._last_range != (function, target.nominal):
+        last = self._last_range
+        if last is None or last[0] != function or last[1] != target.nominal:
             delay = self.timing.settling_delay(function, target.nominal)
             if target is not rng:
                 delay += self.timing.autorange_extra_conversions * t_conv
-            end = self._window_end(t + delay, t_conv, conditions)
+            end = _conversion_end(t + delay, t_conv, conditions)
             value = self._sample(function, sense, conditions, end, n)
             self._last_range = (function, target.nominal)
         return end, value, target
-
-    @staticmethod
-    def _window_end(t: float, t_conv: float, conditions: InputConditions) -> float:
-        return conversion_window(t, t_conv, conditions.line_sync, conditions.line_frequency)[1]
 
     def _sample(self, function: str, sense: FunctionSettings, conditions: InputConditions,
                 t: float, n: int) -> float:
         if conditions.zero_check:
             return self.signals.shunted_sample(function, n)
         value = self.signals.sample(function, t, n)
+        if function != "CHAR" or not sense.adischarge:
+            return value
         level = abs(sense.adischarge_level)
-        if function == "CHAR" and sense.adischarge and level > 0 and abs(value) >= level:
+        if level > 0 and abs(value) >= level:
             self.signals.discharge(function, t)
             value = self.signals.sample(function, t, n)
         return value

@@ -77,6 +77,12 @@ class RangeTable:
     auto_lower_nominal: float
     auto_upper_nominal: float
     signed: bool = False
+    # Lookups by nominal happen for every reading: index the ranges once.
+    _positions: dict[float, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        positions = {rng.nominal: index for index, rng in enumerate(self.ranges)}
+        object.__setattr__(self, "_positions", positions)
 
     @property
     def smallest(self) -> Range:
@@ -95,16 +101,17 @@ class RangeTable:
 
     def by_nominal(self, nominal: float) -> Range:
         """The range with this nominal value; ``KeyError`` if there is none."""
-        for candidate in self.ranges:
-            if candidate.nominal == nominal:
-                return candidate
-        known = ", ".join(repr(r.nominal) for r in self.ranges)
-        raise KeyError(f"{self.model} {self.function} has no {nominal!r} range (known: {known})")
+        return self.ranges[self.index(nominal)]
 
     def index(self, rng: Range | float) -> int:
         """Position of a range (or nominal value) in the table, 0 = most sensitive."""
         nominal = rng.nominal if isinstance(rng, Range) else rng
-        return self.ranges.index(self.by_nominal(nominal))
+        position = self._positions.get(nominal)
+        if position is None:
+            known = ", ".join(repr(r.nominal) for r in self.ranges)
+            raise KeyError(f"{self.model} {self.function} has no {nominal!r} range "
+                           f"(known: {known})")
+        return position
 
     def check_parameter(self, value: float) -> None:
         """Raise ``RangeError`` when ``value`` is outside the parameter limits (-222)."""

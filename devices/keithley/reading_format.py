@@ -7,6 +7,7 @@ objects; element names are the upper-case short forms (``READ``, ``TST`` ...).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -152,14 +153,23 @@ def format_mantissa(value: float, rng: Range, digits: int) -> str:
     left-padded with zeros to seven digit characters, explicit sign,
     engineering exponent: 200 pA, DIG 7, 198.4891e-12 → ``+198.4891E-12``.
     """
-    decimals = max(digits - rng.integer_digits, 0)
-    scaled = abs(value) / 10.0 ** rng.exponent
-    body = f"{scaled:.{decimals}f}"
-    digit_count = len(body) - (1 if "." in body else 0)
-    body = "0" * max(7 - digit_count, 0) + body
-    sign = "-" if value < 0 else "+"
-    exponent_sign = "-" if rng.exponent < 0 else "+"
-    return f"{sign}{body}E{exponent_sign}{abs(rng.exponent):02d}"
+    spec, divisor, suffix = _mantissa_layout(rng.integer_digits, rng.exponent, digits)
+    body = format(abs(value) / divisor, spec)
+    body = body.zfill(8 if "." in body else 7)  # seven digit characters
+    return ("-" if value < 0 else "+") + body + suffix
+
+
+@functools.lru_cache(maxsize=256)
+def _mantissa_layout(integer_digits: int, exponent: int, digits: int) -> tuple[str, float, str]:
+    """(format spec of the digits, 10^E, exponent suffix) of a range at ``DIG digits``."""
+    decimals = max(digits - integer_digits, 0)
+    return f".{decimals}f", 10.0 ** exponent, f"E{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+
+
+@functools.lru_cache(maxsize=256)
+def _mantissa_range(function: str, nominal: float) -> Range:
+    """A ``Range`` for its exponent and integer digits; built once, not per reading."""
+    return Range(function, nominal, 0.0)
 
 
 def format_special(value: float, style: SpecialValueStyle = "short") -> str:
@@ -225,6 +235,11 @@ class ReadingFormat6517B:
     wrap_numbers: bool = True
     rtc: Callable[[float], datetime] | None = None
 
+    @property
+    def reading_only(self) -> bool:
+        """Whether ``format`` depends on the reading alone (not on the real-time clock)."""
+        return self.timestamp_type != "RTC" or "TST" not in self.elements
+
     def format(self, reading: Reading) -> str:
         """One reading as ``READ?``/``FETCh?``/``DATA?`` send it: ``+001.0012E-12NADC,…``."""
         return ",".join(self._fields(reading, reading.timestamp, reading.number, "RDNG#", False))
@@ -247,7 +262,7 @@ class ReadingFormat6517B:
         if special is not None:
             text = format_special(special, self.special_value_style)
         else:
-            rng = Range(reading.function, reading.range_nominal, 0.0)
+            rng = _mantissa_range(reading.function, reading.range_nominal)
             text = format_mantissa(reading.value, rng, reading.digits)
         if "STAT" in self.elements:
             text += reading.status
@@ -328,6 +343,11 @@ class ReadingFormat6514:
 
     elements: frozenset[str] = DEFAULT_ELEMENTS_6514
     median_sets_filter_bit: bool = True
+
+    @property
+    def reading_only(self) -> bool:
+        """Whether ``format`` depends on the reading alone: always."""
+        return True
 
     def format(self, reading: Reading) -> str:
         """One reading: ``-7.334216E-06,+1.252302E+04,+0.000000E+00`` (§5.2)."""

@@ -9,8 +9,10 @@ depend only on the configuration, the message sequence and device times.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
+import struct
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -118,7 +120,7 @@ class SignalSpec:
             result["values"] = list(self.values)
         return result
 
-    @property
+    @functools.cached_property
     def noise_scale(self) -> float:
         """Total sigma multiplying g(n): ``sigma`` (noise kind) plus ``noise_sigma``."""
         return (self.sigma if self.kind == "noise" else 0.0) + self.noise_sigma
@@ -156,12 +158,28 @@ def standard_normal(seed: int, function: str, n: int) -> float:
     Counter-based (BLAKE2b of the key, Box-Muller), so any n can be drawn in any
     order and the same key always gives the same value on every platform.
     """
-    digest = hashlib.blake2b(f"{seed}:{function}:{n}".encode(), digest_size=16).digest()
-    first = int.from_bytes(digest[:8], "big")
-    second = int.from_bytes(digest[8:], "big")
-    u1 = (first + 1) / 2.0**64  # in (0, 1]: log stays finite
-    u2 = second / 2.0**64
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    return _box_muller(_hash_prefix(seed, function), n)
+
+
+_DIGEST_HALVES = struct.Struct(">QQ")
+#: Hash states kept per (seed, function); seeds change rarely, so this is a bound only.
+_PREFIX_CACHE_LIMIT = 64
+_TWO_TO_MINUS_64 = 2.0**-64
+_TWO_PI = 2.0 * math.pi
+
+
+def _hash_prefix(seed: int, function: str) -> hashlib.blake2b:
+    """A BLAKE2b state that has absorbed ``"<seed>:<function>:"``; copy it to finish a key."""
+    return hashlib.blake2b(f"{seed}:{function}:".encode(), digest_size=16)
+
+
+def _box_muller(state: hashlib.blake2b, n: int) -> float:
+    """g(n) from a (fresh or copied) prefix state: absorb ``n``, then Box-Muller."""
+    state.update(b"%d" % n)  # the ASCII decimal of n, as in f"{seed}:{function}:{n}"
+    first, second = _DIGEST_HALVES.unpack(state.digest())
+    u1 = (first + 1) * _TWO_TO_MINUS_64  # in (0, 1]: log stays finite
+    u2 = second * _TWO_TO_MINUS_64
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
 
 
 @dataclass(frozen=True)
@@ -214,8 +232,10 @@ class SignalSimulator:
     _initial: dict[str, SignalSpec] = field(init=False, repr=False)
     _sources: dict[str, _Source] = field(init=False, repr=False)
     _counters: dict[str, int] = field(init=False, repr=False)
+    _prefixes: dict[tuple[int, str], hashlib.blake2b] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._prefixes = {}
         initial = dict(DEFAULT_SIGNALS)
         for function, spec in self.signals.items():
             initial[check_function(function)] = spec
@@ -288,8 +308,14 @@ class SignalSimulator:
         return self._counters[check_function(function)]
 
     def deviate(self, function: str, n: int) -> float:
-        """g(n) of ``function`` for the current seed."""
-        return standard_normal(self.seed, function, n)
+        """g(n) of ``function`` for the current seed (``standard_normal``, key prefix cached)."""
+        key = (self.seed, function)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            if len(self._prefixes) >= _PREFIX_CACHE_LIMIT:
+                self._prefixes.clear()
+            prefix = self._prefixes[key] = _hash_prefix(*key)
+        return _box_muller(prefix.copy(), n)
 
     def sample(self, function: str, t: float, n: int) -> float:
         """True input value plus offset of conversion ``n`` at device time ``t``.
@@ -297,8 +323,10 @@ class SignalSimulator:
         Sampling does not consume anything: the same (t, n) gives the same value.
         """
         source = self._sources[function]
-        elapsed = t - source.t_set
-        return source.spec.value_at(elapsed, n - source.index_at_set, self.deviate(function, n))
+        spec = source.spec
+        # A noiseless source skips the hash: sigma x g(n) would only add a zero.
+        deviate = self.deviate(function, n) if spec.noise_scale else 0.0
+        return spec.value_at(t - source.t_set, n - source.index_at_set, deviate)
 
     def shunted_sample(self, function: str, n: int) -> float:
         """Value of a shunted input (zero check, ``live``): offset plus noise (§7.3)."""

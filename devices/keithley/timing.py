@@ -292,10 +292,10 @@ class SerialLine:
         self.clock = clock
         self.free_at = -math.inf
 
-    def send(self, replies: Sequence[tuple[str, float]], terminator: str) -> list[Reply]:
+    def send(self, replies: Sequence[Reply], terminator: str) -> list[Reply]:
         """The replies with their ready times moved to the end of their transmission."""
         if not self.timing.simulate_line_rate or self.clock.speed == 0:
-            return [Reply(text, ready_at) for text, ready_at in replies]
+            return list(replies)
         sent = []
         for text, ready_at in replies:
             seconds = self.timing.reply_transmission(text, terminator)

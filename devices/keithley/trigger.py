@@ -133,6 +133,10 @@ class TriggerModel:
 
     def advance(self, t: float) -> None:
         """Run the machine up to device time ``t`` (inclusive)."""
+        if not self.running or (self.measuring_until is not None and self.measuring_until > t):
+            return  # nothing happens by t: the common case for every unit of a message
+        # Running the machine changes no layer settings: read them once.
+        layers = self.layers()
         while self.running:
             if self.measuring_until is not None:
                 if self.measuring_until > t:
@@ -141,12 +145,12 @@ class TriggerModel:
                 self.measuring_until = None
                 self.action.commit()
                 self.cycle_readings += 1
-                self._after_reading()
+                self._after_reading(layers)
                 continue
-            pass_time = self._pass_time(self.level)
+            pass_time = self._pass_time(self.level, layers)
             if pass_time is None or pass_time > t:
                 return
-            self._pass(pass_time)
+            self._pass(pass_time, layers)
 
     def run_until_idle(self, limit: float = INFINITE) -> float | None:
         """Advance until the cycle ends; return that time, or ``None`` if it never does.
@@ -171,13 +175,13 @@ class TriggerModel:
             return None
         if self.measuring_until is not None:
             return self.measuring_until
-        return self._pass_time(self.level)
+        return self._pass_time(self.level, self.layers())
 
-    def _pass_time(self, level: int) -> float | None:
+    def _pass_time(self, level: int, layers: Sequence[LayerSettings]) -> float | None:
         run = self._runs[level]
         if run.bypass:
             return self.cursor
-        layer = self.layers()[level]
+        layer = layers[level]
         if layer.source == "IMM":
             return self.cursor
         if layer.source == "TIM":
@@ -186,12 +190,11 @@ class TriggerModel:
             return max(self.cursor, run.last_pass + layer.timer)
         return None
 
-    def _pass(self, when: float) -> None:
+    def _pass(self, when: float, layers: Sequence[LayerSettings]) -> None:
         run = self._runs[self.level]
         run.bypass = False
         run.last_pass = when
         self.cursor = when
-        layers = self.layers()
         if self.level < len(layers) - 1:
             self.cursor += layers[self.level].delay
             self.level += 1
@@ -202,8 +205,7 @@ class TriggerModel:
         delay = self.trigger_delay() if self.trigger_delay else layers[self.level].delay
         self.measuring_until = self.action.begin(self.cursor + delay)
 
-    def _after_reading(self) -> None:
-        layers = self.layers()
+    def _after_reading(self, layers: Sequence[LayerSettings]) -> None:
         level = len(layers) - 1
         self._runs[level].passes += 1
         while self._runs[level].passes >= layers[level].count:

@@ -133,7 +133,12 @@ ALL_CODES: tuple[CodeRange, ...] = ((-32768, 32767),)
 
 
 class ErrorQueue:
-    """FIFO of (code, message) with the overflow rule of §3.1 and the queue filters of §2.6."""
+    """FIFO of (code, message) with the overflow rule of §3.1 and the queue filters of §2.6.
+
+    Also counts, by code, every error the filters admitted since the last
+    ``reset_counts`` (power-on), whether or not the queue had room; -350 counts
+    the times the queue overflowed.  Reading or clearing the queue keeps the counts.
+    """
 
     def __init__(self, depth: int = 10) -> None:
         if depth < 1:
@@ -142,6 +147,7 @@ class ErrorQueue:
         self._entries: deque[tuple[int, str]] = deque()
         self.enabled: tuple[CodeRange, ...] = ALL_CODES
         self.disabled: tuple[CodeRange, ...] = ()
+        self._counts: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -159,11 +165,24 @@ class ErrorQueue:
         """
         if code == NO_ERROR or not self.admits(code):
             return
+        self._count(code)
         text = message if message is not None else message_for(code)
         if len(self._entries) < self.depth:
             self._entries.append((code, text))
         elif self._entries[-1][0] != QUEUE_OVERFLOW:
             self._entries[-1] = (QUEUE_OVERFLOW, message_for(QUEUE_OVERFLOW))
+            self._count(QUEUE_OVERFLOW)
+
+    def _count(self, code: int) -> None:
+        self._counts[code] = self._counts.get(code, 0) + 1
+
+    def counts(self) -> dict[int, int]:
+        """Errors admitted since the last ``reset_counts``, by code (ascending)."""
+        return dict(sorted(self._counts.items()))
+
+    def reset_counts(self) -> None:
+        """Start counting anew (power-on)."""
+        self._counts.clear()
 
     def pop(self) -> tuple[int, str]:
         """Remove and return the oldest entry, ``(0, "No error")`` when empty."""

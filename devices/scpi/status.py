@@ -207,6 +207,7 @@ class StatusModel:
         for register in self.registers.values():
             register.power_on()
         self.error_queue.clear()
+        self.error_queue.reset_counts()
         self.error_queue.reset_filters()
         self.event_status = ESR_PON
         self.event_status_enable = 0
