@@ -177,9 +177,14 @@ class ControlOperations:
 
     def stats(self, params: dict[str, Any]) -> Reply:
         server = self.server
+        device = server.device
+        counts = getattr(device, "error_counts", None)
         return {"stats": server.stats.as_dict(), **self._faults(),
                 "connected": server.connected,
-                "error_queue": server.device.snapshot()["errors"]}
+                "error_queue": device.snapshot()["errors"],
+                # Totals since power-on, by code: the queue alone forgets drained errors.
+                "error_counts": ({str(code): n for code, n in counts().items()}
+                                 if counts is not None else {})}
 
     def history(self, params: dict[str, Any]) -> Reply:
         count = params.get("count", HISTORY_LENGTH)

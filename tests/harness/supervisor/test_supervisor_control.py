@@ -203,6 +203,19 @@ def test_stats_show_the_scpi_error_queue(em1: Endpoint,
     assert [code for code, _ in em1.control.stats()["error_queue"]] == [-113]
 
 
+def test_stats_count_errors_after_the_queue_is_drained(
+        em1: Endpoint, scpi: Callable[[Endpoint], ScpiClient]) -> None:
+    client = scpi(em1)
+    client.send(":NO:SUCH:HEADER")
+    client.send(":NO:SUCH:HEADER")
+    assert client.query(":SYST:ERR?").startswith("-113")
+    assert client.query(":SYST:ERR?").startswith("-113")
+    assert client.query(":SYST:ERR?").startswith("0,")
+    stats = em1.control.stats()
+    assert stats["error_queue"] == []
+    assert stats["error_counts"] == {"-113": 2}
+
+
 def test_bad_requests_get_ok_false_and_the_channel_stays_open(raw_control: RawControl) -> None:
     bad_lines = [
         b"{not json",
