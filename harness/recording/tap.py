@@ -225,6 +225,28 @@ class TapConnection:
         except OSError as e:
             self.tap.failed(e)
 
+    def write_exchange(self, cassette: CassetteWriter, at: float, reply: bytes) -> None:
+        """Record the held traffic and ``reply`` (sent at ``at``), one write for all of it."""
+        held = self.held
+        if len(held) != 1 or not held[0][1]:
+            held.append((at, False, reply))
+            self.write_held(cassette)
+            return
+        # The usual exchange: one message held, one reply line; no per-event objects.
+        self.held = []
+        message_at, _, message = held[0]
+        messages = self.input.feed(message)
+        lines = self.output.feed(reply)
+        try:
+            if len(messages) == 1 and len(lines) == 1 and cassette.write_exchange(
+                    message_at, messages[0], at, lines[0]):
+                return
+            cassette.buffer("rx", messages, message_at)
+            cassette.buffer("tx", lines, at)
+            cassette.flush()
+        except OSError as e:
+            self.tap.failed(e)
+
     def restart_splitting(self) -> None:
         self.input = InputSplitter()
         self.output = OutputSplitter(self.tap.output_terminator)
@@ -297,8 +319,8 @@ class TapWriter:
         cassette = connection.tap.cassette
         if cassette is not None and data and connection.opened:
             # Recorded right after the reply left, so recording never delays it.
-            connection.held.append((cassette.clock(), False, bytes(data)))
-            connection.flush()
+            connection.write_exchange(cassette, cassette.clock(),
+                                      data if type(data) is bytes else bytes(data))
 
     def writelines(self, data: Any) -> None:
         for chunk in data:
