@@ -5,25 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from model_helpers import errors, lines
 
 from devices.keithley import Keithley6514, Keithley6517B, MockKeithley
 from devices.keithley.config import SerialSettings
 
 T_CONV_1PLC_60HZ = 3.07 / 60 + 0.00254
-
-
-def lines(device: MockKeithley, *messages: str, now: float = 0.0) -> list[str]:
-    replies: list[str] = []
-    for message in messages:
-        replies += [reply.text for reply in device.receive(message, now)]
-    return replies
-
-
-def errors(device: MockKeithley) -> list[str]:
-    found = []
-    while (reply := lines(device, "SYST:ERR?")[0]) != '0,"No error"':
-        found.append(reply)
-    return found
 
 
 def volt_2v(device: MockKeithley, now: float = 0.0) -> None:

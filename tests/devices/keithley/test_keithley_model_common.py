@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from model_helpers import errors, lines
 
 from devices.keithley import Keithley6514, Keithley6517B, MockKeithley
-
-
-def lines(device: MockKeithley, *messages: str, now: float = 0.0) -> list[str]:
-    replies: list[str] = []
-    for message in messages:
-        replies += [reply.text for reply in device.receive(message, now)]
-    return replies
-
-
-def errors(device: MockKeithley) -> list[str]:
-    found = []
-    while (reply := lines(device, "SYST:ERR?")[0]) != '0,"No error"':
-        found.append(reply)
-    return found
 
 
 @pytest.fixture(params=["6517B", "6514"])

@@ -17,12 +17,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.process_probes import still_running
 
 #: Start-up includes imports and a fork server; the machine is shared.
 START_WAIT = 60.0
@@ -50,25 +52,6 @@ def process_tree(root: int) -> set[int]:
                 found.add(child)
                 waiting.append(child)
     return found
-
-
-def survivors(pids: Iterable[int], timeout: float) -> set[int]:
-    """The processes of ``pids`` still running after ``timeout`` seconds (pidfds, no polling)."""
-    watched: dict[int, int] = {}
-    for pid in set(pids):
-        with contextlib.suppress(ProcessLookupError):
-            watched[os.pidfd_open(pid)] = pid
-    try:
-        deadline = time.monotonic() + timeout
-        while watched and (remaining := deadline - time.monotonic()) > 0:
-            ended, _, _ = select.select(list(watched), [], [], remaining)
-            for fd in ended:
-                os.close(fd)
-                del watched[fd]
-        return set(watched.values())
-    finally:
-        for fd in watched:
-            os.close(fd)
 
 
 class HilProcess:
@@ -146,7 +129,7 @@ class HilProcess:
                 self.popen.wait(WAIT)
         if self.popen.stdout is not None:
             self.popen.stdout.close()
-        return survivors(self.started, WAIT)
+        return still_running(self.started, WAIT)
 
 
 HilFactory = Callable[..., HilProcess]

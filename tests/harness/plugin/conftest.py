@@ -1,4 +1,4 @@
-"""Fixtures for the plugin tests: inner pytest runs (``pytester``) and process probes.
+"""Fixtures for the plugin tests: inner pytest runs (``pytester``) and their SCPI helpers.
 
 Inner suites talk SCPI through ``scpi_query``-style helpers they define
 themselves (they run in their own directory, without this conftest). The
@@ -9,31 +9,10 @@ outer tests use the plugin's own fixtures where a live instrument helps (a
 from __future__ import annotations
 
 import json
-import os
-import select
-import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Enable the ``pytester`` plugin for these tests.
-
-    pytest refuses ``pytest_plugins`` outside the top-level conftest, which this one is not
-    when the whole suite runs; so the plugin is registered here, after the defaults of the
-    options it reads (the command line was parsed before it existed).
-    """
-    manager = config.pluginmanager
-    if manager.has_plugin("pytester"):
-        return
-    for name, default in (("runpytest", "inprocess"), ("lsof", False)):
-        if not hasattr(config.option, name):
-            setattr(config.option, name, default)
-    manager.import_plugin("pytester")
-
 
 #: Seconds an inner pytest run in a subprocess may take on a busy 2-core machine.
 SUBPROCESS_TIMEOUT = 240.0
@@ -77,30 +56,6 @@ def record(record_name, **values):
     directory = Path(os.environ["HIL_TEST_RECORDS"])
     (directory / f"{record_name}.json").write_text(json.dumps(values))
 '''
-
-
-def still_running(pids: Iterable[int], timeout: float = STD_WAIT) -> set[int]:
-    """Wait until every process in ``pids`` has ended; return those still running."""
-    pidfds: dict[int, int] = {}
-    for pid in set(pids):
-        try:
-            pidfds[os.pidfd_open(pid)] = pid
-        except ProcessLookupError:
-            continue
-    try:
-        deadline = time.monotonic() + timeout
-        while pidfds:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            readable, _, _ = select.select(list(pidfds), [], [], remaining)
-            for fd in readable:
-                os.close(fd)
-                del pidfds[fd]
-        return set(pidfds.values())
-    finally:
-        for fd in pidfds:
-            os.close(fd)
 
 
 class InnerSuite:

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import STD_WAIT, still_running
 
+from conftest import STD_WAIT
 from harness.plugin_support import device_spec
 from harness.plugin_support.pool import DevicePool
 from harness.supervisor import ControlError, Endpoint, Supervisor
+from tests.process_probes import still_running
 
 # Power-on is continuous initiation (READ? refused, *OPC? waits forever): *RST first.
 READING_SETUP = "*RST;:SYST:ZCH OFF;:FORM:ELEM READ;:VOLT:MED OFF;:VOLT:AVER OFF"

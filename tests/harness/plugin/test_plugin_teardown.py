@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import SUBPROCESS_TIMEOUT, still_running
+
+from conftest import SUBPROCESS_TIMEOUT
+from tests.process_probes import still_running
 
 if TYPE_CHECKING:
     from conftest import InnerSuite

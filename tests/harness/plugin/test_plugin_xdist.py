@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conftest import still_running
+from tests.process_probes import still_running
 
 if TYPE_CHECKING:
     from conftest import InnerSuite

@@ -9,16 +9,14 @@ ports and closes them at teardown.
 
 from __future__ import annotations
 
-import os
-import select
 import socket
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.supervisor import Endpoint, Supervisor
+from tests.process_probes import still_running
 
 #: Upper bound for things that should happen promptly on a busy 2-core machine.
 STD_WAIT = 10.0
@@ -37,33 +35,6 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
             children.append(int(entry.name))
     return children
-
-
-def still_running(pids: Iterable[int], timeout: float) -> set[int]:
-    """Wait until every process in ``pids`` has exited; return those still running.
-
-    Uses pidfds, which become readable when the process ends (zombie or reaped).
-    """
-    pidfds: dict[int, int] = {}
-    for pid in set(pids):
-        try:
-            pidfds[os.pidfd_open(pid)] = pid
-        except ProcessLookupError:
-            continue
-    try:
-        deadline = time.monotonic() + timeout
-        while pidfds:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            readable, _, _ = select.select(list(pidfds), [], [], remaining)
-            for fd in readable:
-                os.close(fd)
-                del pidfds[fd]
-        return set(pidfds.values())
-    finally:
-        for fd in pidfds:
-            os.close(fd)
 
 
 class ProcessProbe:
