@@ -24,7 +24,6 @@ from harness.recording import (
 
 if TYPE_CHECKING:
     from conftest import LineClient
-
     from harness.recording import RecordingMockServer, ReplayServer
 
     Emulator = Callable[..., Awaitable[RecordingMockServer]]

@@ -27,7 +27,6 @@ from harness.serial import (
 
 if TYPE_CHECKING:
     from conftest import Endpoints
-
     from harness.tcpip import Client
 
 WAIT = 10.0

@@ -14,7 +14,6 @@ from harness.supervisor import ControlError, Supervisor
 
 if TYPE_CHECKING:
     from conftest import ScpiClient
-
     from harness.supervisor import Endpoint
 
 STD_WAIT = 10.0

@@ -26,7 +26,6 @@ from harness.supervisor import (
 
 if TYPE_CHECKING:
     from conftest import ProcessProbe, ScpiClient
-
     from harness.supervisor import Endpoint
 
 STD_WAIT = 10.0
