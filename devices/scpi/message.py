@@ -36,10 +36,10 @@ class Unit:
 
 def split_units(message: str) -> list[str]:
     """Split on ``;`` outside quoted strings and parentheses."""
-    return _split_outside(message, ";")
+    return split_outside(message, ";")
 
 
-def _split_outside(text: str, separator: str) -> list[str]:
+def split_outside(text: str, separator: str) -> list[str]:
     """Split ``text`` on ``separator`` where it is outside quotes and parentheses."""
     if "'" not in text and '"' not in text and "(" not in text:
         return text.split(separator)
@@ -126,7 +126,7 @@ def _header_error(body: str) -> int:
 def tokenize_parameters(text: str) -> tuple[tuple[Token, ...], int]:
     """Classify the comma-separated parameters; returns (tokens, error code or 0)."""
     tokens: list[Token] = []
-    for piece in _split_outside(text, ","):
+    for piece in split_outside(text, ","):
         item = piece.strip(WHITESPACE)
         token = _classify(item)
         if isinstance(token, int):

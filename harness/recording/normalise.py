@@ -18,6 +18,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from devices.scpi.message import split_outside
+
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _MNEMONIC = re.compile(r"([A-Za-z_]+)(\d*)(\??)")
 _UNIT = re.compile(r"([ \t]*)([^ \t]*)([ \t]*)(.*?)([ \t]*)", re.DOTALL)
@@ -47,7 +49,7 @@ def _key(options: Normalisation, message: str) -> str:
     if options == EXACT:
         return message
     units = [_unit_key(options, unit, first=index == 0)
-             for index, unit in enumerate(split_outside_quotes(message, ";"))]
+             for index, unit in enumerate(split_outside(message, ";"))]
     if options.whitespace:
         units = [unit for unit in units if unit]
     return ";".join(units)
@@ -58,7 +60,7 @@ def _unit_key(options: Normalisation, unit: str, first: bool) -> str:
     assert match is not None  # the pattern matches any text
     lead, header, gap, parameters, trail = match.groups()
     header = _header_key(options, header, first)
-    values = [_parameter_key(options, value) for value in split_outside_quotes(parameters, ",")]
+    values = [_parameter_key(options, value) for value in split_outside(parameters, ",")]
     if options.whitespace:
         return header + (" " + ",".join(values) if parameters else "")
     return lead + header + gap + ",".join(values) + trail
@@ -97,28 +99,3 @@ def _parameter_key(options: Normalisation, value: str) -> str:
     if options.short_form and _MNEMONIC.fullmatch(stripped):
         return _short_mnemonic(stripped)
     return stripped
-
-
-def split_outside_quotes(text: str, separator: str) -> list[str]:
-    """``text`` split at ``separator`` where it is not inside quotes or parentheses."""
-    if "'" not in text and '"' not in text and "(" not in text:
-        return text.split(separator)
-    pieces: list[str] = []
-    start = 0
-    quote = ""
-    depth = 0
-    for index, char in enumerate(text):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth = max(0, depth - 1)
-        elif char == separator and depth == 0:
-            pieces.append(text[start:index])
-            start = index + 1
-    pieces.append(text[start:])
-    return pieces
