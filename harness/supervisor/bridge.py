@@ -19,7 +19,7 @@ from harness.recording.tap import RecordingTap
 from harness.serial.bridge import BridgeServer
 from harness.serial.settings import LineSettings, check_url, terminator_bytes, terminator_label
 from harness.supervisor.control_ops import ControlOperations, Operation, Reply
-from harness.supervisor.faults import CountingReader, Faults, FaultyWriter, TransportStats
+from harness.supervisor.faults import Faults, TransportStats, drop_client, fault_streams
 from harness.supervisor.spec import BRIDGE_DEVICE, DeviceSpec
 
 #: Control operations that act on the transport, hence work on a bridge.
@@ -73,10 +73,8 @@ class SupervisedBridge(BridgeServer):
     async def _set_reader_writer(self, reader: asyncio.StreamReader,
                                  writer: asyncio.StreamWriter) -> None:
         reader, writer = self.recording_tap.wrap(reader, writer)
-        counting = CountingReader(reader, self.stats)
-        faulty = FaultyWriter(writer, self.faults, self.stats, self.terminator)
-        await super()._set_reader_writer(cast(asyncio.StreamReader, counting),
-                                         cast(asyncio.StreamWriter, faulty))
+        await super()._set_reader_writer(
+            *fault_streams(reader, writer, self.faults, self.stats, self.terminator))
 
     async def _client_changed(self, server: Any) -> None:
         if self.connected:
@@ -85,13 +83,7 @@ class SupervisedBridge(BridgeServer):
 
     def drop(self) -> bool:
         """Abort the client connection, if any; the bridge keeps listening."""
-        writer = self._writer
-        if writer is None or not self.connected:
-            return False
-        cast(FaultyWriter, writer).abort()
-        self.stats.drops += 1
-        self.log.info("Control: dropped the client connection")
-        return True
+        return drop_client(self, self.stats)
 
     def reset_faults(self) -> None:
         self.faults.clear()

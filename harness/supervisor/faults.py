@@ -209,6 +209,25 @@ class FaultyWriter:
         return getattr(self._writer, name)
 
 
+def fault_streams(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                  faults: Faults, stats: TransportStats,
+                  terminator: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """The client streams wrapped so that traffic is counted and faults are injected."""
+    return (cast(asyncio.StreamReader, CountingReader(reader, stats)),
+            cast(asyncio.StreamWriter, FaultyWriter(writer, faults, stats, terminator)))
+
+
+def drop_client(server: BaseClientOrServer, stats: TransportStats) -> bool:
+    """Abort ``server``'s client connection (its writer is a ``FaultyWriter``), if any."""
+    writer = server._writer
+    if writer is None or not server.connected:
+        return False
+    cast(FaultyWriter, writer).abort()
+    stats.drops += 1
+    server.log.info("Control: dropped the client connection")
+    return True
+
+
 class FaultInjectingServer(MockServer):
     """A ``MockServer`` with ``faults``, ``stats`` and ``drop()`` for the control channel."""
 
@@ -237,12 +256,10 @@ class FaultInjectingServer(MockServer):
     ) -> None:
         # Every byte of every accepted client passes through these wrappers.
         reader, writer = self.recording_tap.wrap(reader, writer)
-        counting = CountingReader(cast(asyncio.StreamReader, HistoryReader(reader, self.history)),
-                                  self.stats)
-        faulty = FaultyWriter(cast(asyncio.StreamWriter, HistoryWriter(writer, self.history)),
-                              self.faults, self.stats, self.terminator)
-        await super()._set_reader_writer(cast(asyncio.StreamReader, counting),
-                                         cast(asyncio.StreamWriter, faulty))
+        await super()._set_reader_writer(*fault_streams(
+            cast(asyncio.StreamReader, HistoryReader(reader, self.history)),
+            cast(asyncio.StreamWriter, HistoryWriter(writer, self.history)),
+            self.faults, self.stats, self.terminator))
 
     async def connect_callback(self, server: BaseClientOrServer) -> None:
         if self.connected:
@@ -251,13 +268,7 @@ class FaultInjectingServer(MockServer):
 
     def drop(self) -> bool:
         """Abort the client connection, if any; the server keeps listening."""
-        writer = self._writer
-        if writer is None or not self.connected:
-            return False
-        cast(FaultyWriter, writer).abort()
-        self.stats.drops += 1
-        self.log.info("Control: dropped the client connection")
-        return True
+        return drop_client(self, self.stats)
 
     def reset_faults(self) -> None:
         self.faults.clear()
