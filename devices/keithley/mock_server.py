@@ -155,8 +155,8 @@ class MockServer(OneClientServer):
             self.log.info("Client connection lost: %r", e)
         except Exception:
             self.log.exception("The command loop failed; disconnecting the client")
-        # Under the connection lock: a new client being accepted at this moment would
-        # otherwise race this close and miss its connect callback.
+        # Check and close under the (re-entrant) connection lock, so that a client accepted
+        # meanwhile is never the one closed here.
         async with self._connection_lock:
             if self._writer is writer:
                 await self.close_client()
