@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from model_helpers import lines
 
 from devices.keithley import (
     Keithley6514,
@@ -16,13 +17,6 @@ from devices.keithley import (
     devices,
 )
 from devices.keithley.registry import DeviceRegistry
-
-
-def lines(device: MockKeithley, *messages: str, now: float = 0.0) -> list[str]:
-    replies: list[str] = []
-    for message in messages:
-        replies += [reply.text for reply in device.receive(message, now)]
-    return replies
 
 
 def test_mock_keithley_builds_the_right_model() -> None:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import re
 
-from devices.keithley import Keithley6517B, MockKeithley
+from model_helpers import lines
+
+from devices.keithley import Keithley6517B
 
 #: An RTC TST element (§5.1): time of day, then the date.
 RTC_STAMP = re.compile(r",(\d\d):(\d\d):(\d\d)\.\d\d,01-Jan-2024,")
 IDLE_AFTER_ONE_READING = (":SYST:ZCH OFF;:INIT:CONT OFF;:ABOR;:TRIG:COUN 1;:ARM:LAY2:COUN 1;"
                           ":INIT")
-
-
-def lines(device: MockKeithley, *messages: str) -> list[str]:
-    replies: list[str] = []
-    for message in messages:
-        replies += [reply.text for reply in device.receive(message, 0.0)]
-    return replies
 
 
 def test_idle_latest_reading_is_printed_in_the_current_format() -> None:

@@ -5,17 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from model_helpers import lines
 
 from devices.keithley import Keithley6517B
 
 READING = re.compile(r"^[+-][\d.]+E[+-]\d+[A-Z]{4}$")
-
-
-def lines(device: Keithley6517B, *messages: str, now: float = 0.0) -> list[str]:
-    replies: list[str] = []
-    for message in messages:
-        replies += [reply.text for reply in device.receive(message, now)]
-    return replies
 
 
 def next_errors(device: Keithley6517B, now: float = 0.0) -> list[str]:

@@ -6,17 +6,11 @@ import math
 from typing import Any
 
 import pytest
+from model_helpers import lines
 
-from devices.keithley import Keithley6514, Keithley6517B, MockKeithley
+from devices.keithley import Keithley6514, Keithley6517B
 
 IDN_PREFIX = "KEITHLEY INSTRUMENTS INC.,MODEL"
-
-
-def lines(device: MockKeithley, *messages: str) -> list[str]:
-    replies: list[str] = []
-    for message in messages:
-        replies += [reply.text for reply in device.receive(message, 0.0)]
-    return replies
 
 
 @pytest.mark.parametrize(("values", "message"), [
