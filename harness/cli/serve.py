@@ -67,19 +67,19 @@ def register(commands: Subcommands) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object ({\"devices\": [...]}) when ready, "
                              "instead of a table")
-    add_record_arguments(parser, "device")
+    add_record_arguments(parser)
     parser.set_defaults(run=run)
 
 
-def add_record_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--record DIR`` and ``--redact-serial`` (``hil serve`` and ``hil bridge``)."""
+def add_record_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--record DIR`` and ``--redact-serial``, the same for ``hil serve`` and ``hil bridge``."""
     record = parser.add_argument_group("recording")
     record.add_argument("--record", metavar="DIR",
-                        help=f"record each client connection to each {what} as its own cassette "
-                             "in DIR (created if missing); replay one with 'hil replay'")
+                        help="record each client connection as its own cassette (.jsonl) in DIR, "
+                             "created if missing; replay one with 'hil replay'")
     record.add_argument("--redact-serial", action="store_true",
-                        help="with --record: zero the instrument's serial number in the "
-                             "cassettes")
+                        help="with --record: zero the instrument's serial number (the third "
+                             "*IDN? field) in the cassettes; clients still receive it")
 
 
 def record_directory(args: argparse.Namespace) -> str:

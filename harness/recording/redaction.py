@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from typing import Any
+
+from harness.recording.cassette import DeviceInfo
 
 _IDN_QUERY = re.compile(rb"\*IDN\?", re.IGNORECASE)
 
@@ -25,6 +29,29 @@ def redact_idn(idn: str | None) -> str | None:
     fields = idn.split(",")
     fields[2] = fields[2].replace(serial, "0" * len(serial))
     return ",".join(fields)
+
+
+def redact_device(device: DeviceInfo) -> DeviceInfo:
+    """``device`` with the ``*IDN?`` serial zeroed in ``idn`` and wherever ``config`` holds it.
+
+    An emulator's configuration repeats the serial (``serial_number``), so
+    zeroing the ``idn`` alone would leave it in the header.
+    """
+    serial = idn_serial(device.idn)
+    if serial is None:
+        return device
+    return dataclasses.replace(device, idn=redact_idn(device.idn),
+                               config=_zero_value(device.config, serial))
+
+
+def _zero_value(value: Any, serial: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _zero_value(item, serial) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_zero_value(item, serial) for item in value]
+    if isinstance(value, str) and value.strip() == serial:
+        return value.replace(serial, "0" * len(serial))
+    return value
 
 
 class SerialRedactor:

@@ -30,7 +30,7 @@ from harness.recording.cassette import (
     encode_event,
 )
 from harness.recording.errors import CassetteExists
-from harness.recording.redaction import SerialRedactor, redact_idn
+from harness.recording.redaction import SerialRedactor, redact_device
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +60,8 @@ class CassetteWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._redactor = SerialRedactor(header.device.idn) if redact_serial else None
         if redact_serial:
-            device = dataclasses.replace(header.device, idn=redact_idn(header.device.idn))
-            header = dataclasses.replace(header, device=device, redacted=True)
+            header = dataclasses.replace(header, device=redact_device(header.device),
+                                         redacted=True)
         self.header = header.stamped()
         #: Seconds, monotonic; event times count from the writer's creation.
         self.clock = clock

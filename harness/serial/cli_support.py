@@ -9,7 +9,6 @@ device on a pseudo-terminal too, for ``hil serve --pty``.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 from typing import TYPE_CHECKING, TextIO
@@ -63,9 +62,15 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON line when ready instead of a table")
 
 
-def run_bridge(args: argparse.Namespace, *, stream: TextIO = sys.stdout,
-               error_stream: TextIO = sys.stderr) -> int:
-    """Run the bridge until SIGINT/SIGTERM; returns the exit code (2: bad settings)."""
+def run_bridge(args: argparse.Namespace, *, record_dir: str = "", redact_serial: bool = False,
+               stream: TextIO = sys.stdout, error_stream: TextIO = sys.stderr) -> int:
+    """Run the bridge until SIGINT/SIGTERM; returns the exit code (2: bad settings).
+
+    With ``record_dir`` (an absolute directory) each client connection is
+    recorded into its own cassette there; ``redact_serial`` zeroes the
+    instrument's serial number in them.
+    """
+    from harness.cli.options import is_loopback
     from harness.supervisor.bridge import bridge_spec
     from harness.supervisor.serve import serve_fleet
 
@@ -74,11 +79,11 @@ def run_bridge(args: argparse.Namespace, *, stream: TextIO = sys.stdout,
                            parity=args.parity, stop_bits=_stop_bits(args.stop_bits),
                            xonxoff=args.xonxoff, instrument_terminator=args.instrument_terminator,
                            terminator=args.terminator, name="bridge", host=args.host,
-                           port=args.port)
+                           port=args.port, record_dir=record_dir, redact_serial=redact_serial)
     except (SerialEndpointError, ValueError) as e:
         print(f"hil bridge: {e}", file=error_stream, flush=True)
         return EXIT_USAGE
-    if not _is_loopback(args.host):
+    if not is_loopback(args.host):
         print(f"hil bridge: warning: listening on {args.host!r}, not a loopback address: anyone "
               "who can reach this machine can talk to the instrument", file=error_stream,
               flush=True)
@@ -103,11 +108,3 @@ async def open_pty(server: MockServer, *, pace: bool = False,
 def _stop_bits(value: float) -> float:
     return int(value) if float(value).is_integer() else value
 
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -3,9 +3,10 @@
 ``bridge_spec(url, baud=...)`` checks the serial settings in the caller's
 process and returns the ``DeviceSpec`` the supervisor launches;
 ``SupervisedBridge`` is the ``BridgeServer`` the device process runs, with the
-traffic counters and transport faults of the emulators; ``BridgeOperations``
-is its control channel (ping, stats, drop, delay, silence, garbage: the
-operations on a model answer ``ok: false``).
+traffic counters, transport faults and recording tap of the emulators;
+``BridgeOperations`` is its control channel (ping, stats, drop, delay, silence,
+garbage, record_start, record_stop: the operations on a model answer
+``ok: false``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from harness.supervisor.control_ops import ControlOperations, Operation, Reply
 from harness.supervisor.faults import Faults, TransportStats, drop_client, fault_streams
 from harness.supervisor.spec import BRIDGE_DEVICE, DeviceSpec
 
-#: Control operations that act on the transport, hence work on a bridge.
-TRANSPORT_OPERATIONS = ("ping", "stats", "drop", "delay", "silence", "garbage")
+#: Control operations that act on the transport or record it, hence work on a bridge.
+BRIDGE_OPERATIONS = ("ping", "stats", "drop", "delay", "silence", "garbage",
+                     "record_start", "record_stop")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ class SupervisedBridge(BridgeServer):
         self.stats = TransportStats()
         self.faults = Faults(0)
         terminator = terminator_bytes(kwargs.get("terminator", b"\n"))
-        # Idle unless ``hil bridge --record`` starts it; records what the client sees.
+        # Idle until ``hil bridge --record`` or the control channel's record_start;
+        # records what the TCP client sees (source "hardware").
         self.recording_tap = RecordingTap(terminator, header=hardware_header(terminator),
                                           redact_serial=redact_serial)
         super().__init__(url, **kwargs)
@@ -99,12 +102,12 @@ class SupervisedBridge(BridgeServer):
 
 
 class BridgeOperations(ControlOperations):
-    """The control operations of a bridge: transport only."""
+    """The control operations of a bridge: transport and recording only."""
 
     def __init__(self, server: Any, **kwargs: Any) -> None:
         super().__init__(server, **kwargs)
         for op in list(self.operations):
-            if op not in TRANSPORT_OPERATIONS:
+            if op not in BRIDGE_OPERATIONS:
                 self.operations[op] = Operation(self._not_on_a_bridge(op), open_ended=True)
         self.operations["stats"] = Operation(self.bridge_stats)
 

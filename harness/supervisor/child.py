@@ -152,7 +152,7 @@ def build_control(request: dict[str, Any], server: DeviceServer) -> ControlServe
         return ControlServer(server, name=request["name"], port=request["control_port"])
     from harness.supervisor.bridge import BridgeOperations
 
-    # The bridge's operations use only the transport side the two servers share.
+    # The bridge's operations use only the transport and recording tap the two servers share.
     return ControlServer(cast(FaultInjectingServer, server), name=request["name"],
                          port=request["control_port"], operations=BridgeOperations)
 

@@ -193,14 +193,23 @@ class ControlOperations:
         return {"history": self.server.history.entries(count)}
 
     def record_start(self, params: dict[str, Any]) -> Reply:
-        """Record the client traffic into a new cassette at the absolute ``path``."""
+        """Record the client traffic into a new cassette at the absolute ``path``.
+
+        Refused while a cassette is being recorded: an earlier ``record_start``'s,
+        or the connection that ``hil serve --record`` is recording.
+        """
         path, overwrite = params["path"], params.get("overwrite", False)
         if not isinstance(path, str) or not os.path.isabs(path):
             raise BadRequest(f"'path' must be an absolute file path, got {path!r}")
         if not isinstance(overwrite, bool):
             raise BadRequest(f"'overwrite' must be true or false, got {overwrite!r}")
+        tap = self.server.recording_tap
+        if tap.cassette is not None:
+            # Finishing it silently would cut short a recording someone else started.
+            raise BadRequest(f"already recording into {tap.cassette.path}; send record_stop "
+                             "first")
         try:
-            cassette = self.server.recording_tap.start_file(path, overwrite=overwrite)
+            cassette = tap.start_file(path, overwrite=overwrite)
         except (RecordingError, OSError) as e:
             raise BadRequest(str(e)) from None
         return {"path": str(cassette.path), "writing": str(cassette.temporary_path)}
