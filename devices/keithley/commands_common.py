@@ -121,6 +121,8 @@ def standard_commands(layout: StatusLayout, save_slots: int, options_query: bool
             builtin = dataclasses.replace(builtin, on_set=_arm_operation_complete)
         elif builtin.header == "*CLS":
             builtin = dataclasses.replace(builtin, on_set=_then_disarm(builtin.on_set))
+        elif builtin.header == "*RST":
+            builtin = dataclasses.replace(builtin, on_set=_then_restore_trace(builtin.on_set))
         result.append(builtin)
     return result
 
@@ -137,6 +139,24 @@ def _then_disarm(handler: Handler | None) -> Handler:
         return handler(instrument, call) if handler is not None else None
 
     return run
+
+
+def _then_restore_trace(handler: Handler | None) -> Handler:
+    def run(instrument: KeithleyInstrument, call: Call) -> Any:
+        result = handler(instrument, call) if handler is not None else None
+        reset_touches_trace(instrument)
+        return result
+
+    return run
+
+
+def reset_touches_trace(instrument: KeithleyInstrument) -> None:
+    """After *RST or :SYST:PRES: the 6517B TRACe settings too, with ``F25`` alternative."""
+    config = instrument.config
+    if instrument.model == "6517B" and config.fidelity_has("F25", "reset_touches_trace"):
+        keep = config.fidelity_has("F24", "points_keeps_buffer")
+        instrument.trace.restore_settings(keep_readings=keep)
+        instrument.update_measurement_status()
 
 
 def numeric(limit: NumericLimit, **options: Any) -> Numeric:

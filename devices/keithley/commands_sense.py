@@ -178,18 +178,14 @@ def _resistance_extras(options: TableOptions) -> list[Command[Any]]:
     limits = options.limits
     assert limits.manual_current_range is not None and limits.manual_vsource is not None
 
-    def set_operate(instrument: KeithleyInstrument, call: Call) -> None:
-        instrument.setup.source.operate = call.args[0]
-
-    def operate(instrument: KeithleyInstrument, call: Call) -> str:
-        return BOOL(instrument.setup.source.operate)
-
+    # F18: one operate state with OUTPut1 by default; its own stored flag otherwise.
+    operate = "manual_operate" if options.separate_operate else "operate"
     return [
         field(f"{manual}:CRANge[:UPPer]", numeric(limits.manual_current_range), source,
               "manual_crange", options.nr3),
         field(f"{manual}:CRANge:AUTO", Boolean(once=True), source, "manual_crange_auto", BOOL,
               convert=lambda value: value is True or value == ONCE),
-        command(f"{manual}:VSOurce:OPERate", set_operate, operate, (Boolean(),)),
+        field(f"{manual}:VSOurce:OPERate", Boolean(), source, operate, BOOL),
         field(f"{manual}:VSOurce[:AMPLitude]", numeric(limits.manual_vsource), source,
               "manual_amplitude", options.vsource),
         field(f"{manual}:VSOurce:RANGe", numeric(limits.manual_vsource), source,

@@ -12,6 +12,7 @@ from devices.keithley.commands_common import (
     command,
     failing,
     field,
+    reset_touches_trace,
     stored_only,
 )
 from devices.scpi import Boolean, Call, Choice, Command, Numeric, ScpiError, String
@@ -159,6 +160,7 @@ def _calc(instrument: KeithleyInstrument, call: Call) -> Any:
 def _preset(instrument: KeithleyInstrument, call: Call) -> None:
     instrument.engine.cancel_operation_complete()
     instrument.preset(call)
+    reset_touches_trace(instrument)
 
 
 def _zero_check_changed(instrument: KeithleyInstrument, call: Call) -> None:

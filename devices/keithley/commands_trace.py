@@ -12,6 +12,7 @@ from devices.keithley.reading_format import (
     format_element_list,
     format_register,
 )
+from devices.keithley.trace import bytes_per_reading, reduced_capacity
 from devices.scpi import Call, Choice, Command, ElementList, Numeric, ScpiError
 
 if TYPE_CHECKING:
@@ -94,22 +95,53 @@ def _refresh(instrument: KeithleyInstrument) -> None:
     instrument.update_measurement_status()
 
 
+def _next_keeps_feed(instrument: KeithleyInstrument) -> bool:
+    return instrument.config.fidelity_has("F24", "next_keeps_feed")
+
+
+def _reduced_capacity(instrument: KeithleyInstrument) -> bool:
+    return instrument.model == "6517B" and instrument.config.fidelity_has("F25",
+                                                                         "reduced_capacity")
+
+
+def _after_buffer_change(instrument: KeithleyInstrument) -> None:
+    # F24 alternative: NEXT still reads back, so the fill goes on once there is room.
+    if _next_keeps_feed(instrument):
+        instrument.trace.resume_fill()
+    _refresh(instrument)
+
+
+def _capacity(instrument: KeithleyInstrument) -> int:
+    """Largest ``TRAC:POIN``: the model maximum, less per stored element with F25."""
+    maximum = int(instrument.limits.trace_points.maximum)
+    if not _reduced_capacity(instrument):
+        return maximum
+    return reduced_capacity(maximum, instrument.trace.settings.elements,
+                            reading_bytes=instrument.limits.trace_bytes_per_reading)
+
+
 def _clear(instrument: KeithleyInstrument, call: Call) -> None:
     if instrument.config.fidelity_has("F24", "clear_while_storing_error") and \
             instrument.trigger_model.running and instrument.trace.settings.control != "NEV":
         raise ScpiError(-221)
     instrument.trace.clear()
-    _refresh(instrument)
+    _after_buffer_change(instrument)
 
 
 def _set_points(instrument: KeithleyInstrument, call: Call) -> None:
-    if instrument.config.fidelity_has("F24", "points_keeps_buffer"):
-        instrument.trace.settings.points = call.args[0]
-        while len(instrument.trace.entries) > call.args[0]:
-            instrument.trace.entries.pop()
-    else:
-        instrument.trace.set_points(call.args[0])
-    _refresh(instrument)
+    capacity = _capacity(instrument)
+    asks_maximum = call.is_word() and call.tokens[0].text.upper().startswith("MAX")
+    points = capacity if asks_maximum else call.args[0]
+    if points > capacity:
+        # F25 alternative: the stored elements leave room for fewer readings.
+        raise ScpiError(-222)
+    _resize(instrument, points)
+
+
+def _resize(instrument: KeithleyInstrument, points: int) -> None:
+    keep = instrument.config.fidelity_has("F24", "points_keeps_buffer")
+    instrument.trace.set_points(points, keep_readings=keep)
+    _after_buffer_change(instrument)
 
 
 def _points(instrument: KeithleyInstrument, call: Call) -> str:
@@ -121,7 +153,10 @@ def _actual(instrument: KeithleyInstrument, call: Call) -> str:
 
 
 def _free(instrument: KeithleyInstrument, call: Call) -> str:
-    free, used = instrument.trace.free_bytes(instrument.limits.trace_bytes_per_reading)
+    size = instrument.limits.trace_bytes_per_reading
+    if _reduced_capacity(instrument):
+        size = bytes_per_reading(instrument.trace.settings.elements, reading_bytes=size)
+    free, used = instrument.trace.free_bytes(size)
     return f"{free},{used}"
 
 
@@ -138,7 +173,10 @@ def _set_control(instrument: KeithleyInstrument, call: Call) -> None:
 
 
 def _control(instrument: KeithleyInstrument, call: Call) -> str:
-    return instrument.trace.settings.control
+    trace = instrument.trace
+    if trace.fill_stopped and _next_keeps_feed(instrument):
+        return "NEXT"
+    return trace.settings.control
 
 
 def _set_tstamp(instrument: KeithleyInstrument, call: Call) -> None:
@@ -152,6 +190,10 @@ def _tstamp(instrument: KeithleyInstrument, call: Call) -> str:
 def _set_elements(instrument: KeithleyInstrument, call: Call) -> None:
     items = tuple(item for item in call.args[0] if item != "NONE")
     instrument.trace.settings.elements = items
+    capacity = _capacity(instrument)
+    if instrument.trace.settings.points > capacity:
+        # F25 alternative: bigger stored readings shrink the buffer to what fits.
+        _resize(instrument, capacity)
 
 
 def _elements(instrument: KeithleyInstrument, call: Call) -> str:

@@ -21,13 +21,15 @@ class FidelityRow:
     ``options[0]`` is the emulator default.  ``combinable`` rows bundle several
     independent questions: their value is ``default`` or a comma-separated set
     of the other options.  Rows answered entirely by dedicated keys have no
-    options and name those keys in ``keys``.
+    options and name those keys in ``keys``.  ``alternatives`` says what the
+    non-default options do where the question leaves it open.
     """
 
     question: str
     options: tuple[str, ...] = ()
     combinable: bool = False
     keys: tuple[str, ...] = ()
+    alternatives: str = ""
 
 
 FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
@@ -56,7 +58,10 @@ FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
     "F17": FidelityRow(":VSOurce:OPERate accepted", keys=("vsource_alias",)),
     "F18": FidelityRow("OUTPut1 and :SENS:RES:MAN:VSO:OPER one state; RLIM [:STATe] optional",
                        ("default", "separate_operate_states", "rlim_state_required"),
-                       combinable=True),
+                       combinable=True,
+                       alternatives="separate_operate_states: the manual-ohms OPERate flag is "
+                       "stored apart and does not switch the V-source output; "
+                       "rlim_state_required: :SOUR:CURR:RLIM without :STATe is -113"),
     "F19": FidelityRow(":CONFigure resets the function settings",
                        keys=("configure_resets_function",)),
     "F20": FidelityRow("READ? with INIT:CONT ON (-213) and with BUS/HOLD/INF (-214)",
@@ -67,10 +72,21 @@ FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
     "F23": FidelityRow("TRAC:DATA? on an empty buffer", keys=("empty_buffer_dump",)),
     "F24": FidelityRow("NEXT reads back NEV when full; TRAC:POIN clears; TRAC:CLE while storing",
                        ("default", "next_keeps_feed", "points_keeps_buffer",
-                        "clear_while_storing_error"), combinable=True),
+                        "clear_while_storing_error"), combinable=True,
+                       alternatives="next_keeps_feed: a full NEXT buffer stops storing but "
+                       "reads back NEXT, and storing resumes once TRAC:CLE or a larger POINts "
+                       "makes room; points_keeps_buffer: TRAC:POIN keeps the oldest readings "
+                       "that fit; clear_while_storing_error: TRAC:CLE while the trigger model "
+                       "runs and the feed control is not NEV is -221"),
     "F25": FidelityRow("6517B capacity with elements; *RST/PRES keep TRACe; buffer cleared at "
                        "power-on", ("default", "reduced_capacity", "reset_touches_trace",
-                                    "buffer_retained"), combinable=True),
+                                    "buffer_retained"), combinable=True,
+                       alternatives="reduced_capacity: a reading takes 16 bytes plus 8 per "
+                       "TRAC:ELEM item out of the memory of 50000 bare readings, so TRAC:POIN "
+                       "above that is -222, TRAC:ELEM lowers POINts to fit and TRAC:FREE? counts "
+                       "the bigger size; reset_touches_trace: *RST and :SYST:PRES restore the "
+                       "power-on TRACe settings as if sent by commands; buffer_retained: "
+                       "power-on keeps the stored readings and POINts"),
     "F26": FidelityRow("6517B CHAN element without a scanner", keys=("emit_channel",)),
     "F27": FidelityRow("special values short or padded", keys=("special_value_style",)),
     "F28": FidelityRow("RDNG# case in buffer dumps", keys=("buffer_rnum_suffix",)),

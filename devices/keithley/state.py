@@ -73,7 +73,11 @@ class LayerSettings:
 
 @dataclass(slots=True)
 class SourceSettings:
-    """6517B voltage source and related stored nodes (§4.11)."""
+    """6517B voltage source and related stored nodes (§4.11).
+
+    ``manual_operate`` is the manual-ohms operate flag, used only when F18 makes it
+    a state of its own; by default that command acts on ``operate`` (OUTPut1).
+    """
 
     level: float = 0.0
     range: float = 100.0
@@ -83,6 +87,7 @@ class SourceSettings:
     mconnect: bool = False
     rlimit: bool = False
     operate: bool = False
+    manual_operate: bool = False
     manual_amplitude: float = 100.0
     manual_range: float = 100.0
     manual_crange: float = 20e-3

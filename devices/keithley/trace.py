@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from devices.keithley.reading import Reading
+
+#: Bytes ``TRAC:FREE?`` counts per stored reading (§4.7, [U]).
+READING_BYTES = 16
+#: Bytes each extra stored element adds with ``fidelity.F25 = "reduced_capacity"`` ([U]).
+ELEMENT_BYTES = 8
+
+
+def bytes_per_reading(elements: Iterable[str], *, reading_bytes: int = READING_BYTES) -> int:
+    """Memory one stored reading takes with the extra ``elements`` stored with it."""
+    return reading_bytes + ELEMENT_BYTES * len(tuple(elements))
+
+
+def reduced_capacity(maximum_points: int, elements: Iterable[str], *,
+                     reading_bytes: int = READING_BYTES) -> int:
+    """F25 alternative: the memory of ``maximum_points`` bare readings shared by bigger ones."""
+    size = bytes_per_reading(elements, reading_bytes=reading_bytes)
+    return maximum_points * reading_bytes // size
 
 
 @dataclass(slots=True)
@@ -49,6 +67,8 @@ class TraceBuffer:
     filled_once: bool = False
     pretriggered: bool = False
     pre_count: int = 0
+    #: A NEXT fill stopped storage (the feed control became NEV); F24 may read NEXT back.
+    fill_stopped: bool = False
 
     def store(self, reading: Reading) -> bool:
         """Offer a completed reading to the buffer; return whether it was stored."""
@@ -60,8 +80,7 @@ class TraceBuffer:
         if control == "NEXT" or (control == "PRET" and self.pretriggered):
             self.entries.append(entry)
             if len(self.entries) >= capacity:
-                self.filled_once = True
-                self.settings.control = "NEV"
+                self._stop_filled()
             return True
         # ALWays, and PRETrigger before its event: circular.
         if len(self.entries) >= capacity:
@@ -83,6 +102,20 @@ class TraceBuffer:
         self.filled_once = False
         return True
 
+    def _stop_filled(self) -> None:
+        self.filled_once = True
+        self.fill_stopped = self.settings.control == "NEXT"
+        self.settings.control = "NEV"
+
+    def resume_fill(self) -> bool:
+        """Restart a NEXT fill that filling stopped, once there is room (F24 alternative)."""
+        if not self.fill_stopped or len(self.entries) >= self.settings.points:
+            return False
+        self.settings.control = "NEXT"
+        self.fill_stopped = False
+        self.filled_once = False
+        return True
+
     def _pretrigger_size(self) -> int:
         points = self.settings.points
         if self.settings.pretrigger_readings:
@@ -96,17 +129,52 @@ class TraceBuffer:
         self.pretriggered = False
         self.pre_count = 0
 
-    def set_points(self, points: int) -> None:
-        """Change the capacity, which clears the buffer (F24)."""
+    def set_points(self, points: int, *, keep_readings: bool = False) -> None:
+        """Change the capacity, which clears the buffer (F24).
+
+        ``keep_readings`` (F24 alternative) keeps the oldest readings that fit; a
+        NEXT fill that no longer has room stops as if it had filled.
+        """
         self.settings.points = points
-        self.clear()
+        if not keep_readings:
+            self.clear()
+            return
+        while len(self.entries) > points:
+            self.entries.pop()
+        if len(self.entries) >= points and self.settings.control == "NEXT":
+            self._stop_filled()
 
     def set_control(self, control: str) -> None:
         """Change the feed control; choosing PRETrigger re-arms the pretrigger."""
         self.settings.control = control
+        self.fill_stopped = False
         if control == "PRET":
             self.pretriggered = False
             self.pre_count = 0
+
+    def restore_settings(self, *, keep_readings: bool = False) -> None:
+        """TRACe settings back to their power-on values, as if sent by commands (F25).
+
+        A capacity change follows ``set_points`` (``keep_readings`` as there).
+        """
+        points = self.settings.points
+        _reset_fields(self.settings, TraceSettings(points=points))
+        self.fill_stopped = False
+        default_points = TraceSettings().points
+        if points != default_points:
+            self.set_points(default_points, keep_readings=keep_readings)
+
+    def power_on(self, *, retain_readings: bool = False) -> None:
+        """Power-on (§4.13): settings to power-on values and an empty buffer.
+
+        ``retain_readings`` (F25 alternative) keeps the stored readings and the
+        capacity that holds them; storage does not resume (feed control NEV).
+        """
+        _reset_fields(self.settings, TraceSettings(points=self.settings.points))
+        self.fill_stopped = False
+        if not retain_readings:
+            self.settings.points = TraceSettings().points
+            self.clear()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -154,3 +222,9 @@ class TraceBuffer:
             stamp = t - previous if delta else t - first
             previous = t
             yield DumpedReading(entry.reading, index - offset, stamp)
+
+
+def _reset_fields(settings: TraceSettings, values: TraceSettings) -> None:
+    # In place: the control channel and handlers may hold on to ``settings``.
+    for item in dataclasses.fields(TraceSettings):
+        setattr(settings, item.name, getattr(values, item.name))
