@@ -5,7 +5,7 @@ Fixtures: ``electrometer`` (a factory-fresh instrument per test, adjusted by
 ``hil_device`` (a factory for several instruments), ``hil_supervisor`` (this
 worker's supervisor, emulator target only). Options: ``--hil-target``,
 ``--hil-keep-logs``, ``--hil-lease-timeout``, ``--hil-instrument``, ``--hil-serial``,
-``--hil-record-mode``. Under xdist every worker has its
+``--hil-record-mode``, ``--hil-record-from``. Under xdist every worker has its
 own devices; the run uid and directory come from the controller.
 
 The logic lives in ``harness.plugin_support``; nothing heavy is imported and no
@@ -35,6 +35,8 @@ from harness.plugin_support.report import device_sections
 
 SESSION = pytest.StashKey[HilSession]()
 DEVICES = pytest.StashKey[TestDevices]()
+#: Whether the test's call phase passed (absent: it never ran or was interrupted).
+CALL_PASSED = pytest.StashKey[bool]()
 DeviceFactory = Callable[..., InstrumentEndpoint]
 
 
@@ -56,10 +58,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "xonxoff, instrument_terminator (ini: hil_serial)")
     group.addoption("--hil-record-mode", default=None, metavar="MODE",
                     help="with --hil-target replay:DIR: none (default: replay only), once "
-                         "(record missing cassettes from the emulator), all (re-record every "
-                         "cassette) (ini: hil_record_mode)")
+                         "(record missing cassettes), new_episodes (replay leniently, the "
+                         "emulator answers new messages, the cassette is re-recorded if the "
+                         "test passes), all (re-record every cassette) (ini: hil_record_mode)")
+    group.addoption("--hil-record-from", default=None, metavar="SOURCE",
+                    help="with --hil-target replay:DIR and --hil-record-mode once or all: "
+                         "what cassettes are recorded from: emulator (default), "
+                         "tcp:HOST:PORT or serial:URL (a bench instrument, taken under a "
+                         "lease like the tcp: and serial: targets; cassettes say source: "
+                         "hardware) (ini: hil_record_from)")
     parser.addini("hil_target", "default of --hil-target", default="emulator")
     parser.addini("hil_record_mode", "default of --hil-record-mode", default="none")
+    parser.addini("hil_record_from", "default of --hil-record-from", default="emulator")
     parser.addini("hil_lease_timeout", "default of --hil-lease-timeout", default="")
     parser.addini("hil_instrument", "default of --hil-instrument", default="")
     parser.addini("hil_serial", "default of --hil-serial", default="")
@@ -85,7 +95,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             target=_option(config, "hil_target"), keep_logs=config.getoption("hil_keep_logs"),
             lease_timeout=_option(config, "hil_lease_timeout"),
             instrument=_option(config, "hil_instrument"), serial=_option(config, "hil_serial"),
-            record_mode=_option(config, "hil_record_mode"))
+            record_mode=_option(config, "hil_record_mode"),
+            record_from=_option(config, "hil_record_from"))
     except SettingsError as e:
         raise pytest.UsageError(str(e)) from None
     try:
@@ -170,6 +181,8 @@ def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Gen
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
         None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if call.when == "call":
+        item.stash[CALL_PASSED] = report.passed
     devices = item.stash.get(DEVICES, None)
     if report.failed and devices is not None and call.when in ("setup", "call"):
         for endpoint in devices.endpoints:
@@ -218,7 +231,7 @@ def hil_device(request: pytest.FixtureRequest) -> Iterator[DeviceFactory]:
         yield open_device
     finally:
         try:
-            devices.close()
+            devices.close(passed=request.node.stash.get(CALL_PASSED, False))
             error = None
         except InstrumentError as e:
             error = e

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from harness.plugin_support.background import serve_in_background
 from harness.plugin_support.targets import SettingsError, TargetError
+
+if TYPE_CHECKING:
+    from harness.recording import RecordingTap
 
 #: ``--hil-serial`` keys: the ``BridgeServer`` line settings and how to read them.
 SERIAL_KEYS: dict[str, type] = {"baud": int, "data_bits": int, "parity": str,
@@ -59,16 +62,25 @@ def check_serial(url: str, settings: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def start_bridge(url: str, settings: dict[str, Any], *,
-                 terminator: bytes) -> Iterator[tuple[str, int]]:
+def start_bridge(url: str, settings: dict[str, Any], *, terminator: bytes,
+                 recording_tap: Callable[[], RecordingTap] | None = None,
+                 ) -> Iterator[tuple[str, int]]:
     """A bridge from a free local TCP port to the serial port ``url``, for one test.
 
-    Raises the bridge's ``SerialOpenError`` if the port cannot be opened.
+    ``recording_tap`` builds the tap (in the bridge's event loop) that records the
+    session on the client side. Raises the bridge's ``SerialOpenError`` if the
+    port cannot be opened.
     """
     from harness.serial import BridgeServer
 
     def build() -> BridgeServer:
-        return BridgeServer(url, host="127.0.0.1", port=0, terminator=terminator, **settings)
+        options: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "terminator": terminator,
+                                   **settings}
+        if recording_tap is None:
+            return BridgeServer(url, **options)
+        from harness.plugin_support.recorders import RecordingBridge
+
+        return RecordingBridge(url, recording_tap=recording_tap(), **options)
 
     with serve_in_background(build) as address:
         yield address

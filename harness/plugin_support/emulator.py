@@ -65,7 +65,7 @@ class EmulatorTarget:
                                   log_path=endpoint.log_path, log_offset=offset,
                                   _emulator=endpoint)
 
-    def release(self, instrument: InstrumentEndpoint) -> None:
+    def release(self, instrument: InstrumentEndpoint, *, passed: bool = True) -> None:
         if self._pool is not None and instrument.emulated:
             self._pool.release(instrument.emulator)
 

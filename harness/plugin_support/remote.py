@@ -2,7 +2,9 @@
 
 Tests on such a target take turns: each holds a ``Lease`` (a lock shared by
 every process of this host) while it uses the instrument, and a test can use
-only one instrument at a time.
+only one instrument at a time. Given a ``RecordingRequest``, ``open`` records
+the test's session into a cassette (``source: hardware``): the serial bridge
+records through a tap, a TCP instrument through a recording ``TcpForwarder``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from harness.plugin_support.run import RunContext
 from harness.plugin_support.targets import TargetError, TargetOptions
 
 if TYPE_CHECKING:
+    from harness.plugin_support.recorders import RecordingRequest
     from harness.supervisor import DeviceSpec
 
 #: Seconds a reachability check waits for the TCP connection.
@@ -41,18 +44,37 @@ class SharedInstrumentTarget:
         self.run = run
         self.options = options
         self._lease: Lease | None = None
+        #: What ``connect`` started for the current test (a bridge, a forwarder).
+        self._serving: contextlib.ExitStack | None = None
 
     def check(self) -> None:
         """Raise ``TargetError`` if the instrument cannot be reached."""
 
-    def connect(self, spec: DeviceSpec) -> tuple[str, int]:
-        """The instrument's TCP address while the lease is held."""
+    def connect(self, spec: DeviceSpec,
+                recording: RecordingRequest | None = None) -> tuple[str, int]:
+        """The instrument's TCP address while the lease is held; servers it starts go
+        into ``self._serving``. With ``recording``, the session is recorded there."""
         raise NotImplementedError
 
     def disconnect(self) -> None:
-        """The test is done; called before the lease is released."""
+        """The test is done; called before the lease is released (finishes a recording)."""
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.close()
 
-    def open(self, spec: DeviceSpec, test_id: str) -> InstrumentEndpoint:
+    def serve(self, server: contextlib.AbstractContextManager[tuple[str, int]]) -> tuple[str, int]:
+        """Enter ``server`` (a ``serve_in_background``) until ``disconnect``."""
+        stack = contextlib.ExitStack()
+        try:
+            address = stack.enter_context(server)
+        except BaseException:
+            stack.close()
+            raise
+        self._serving = stack
+        return address
+
+    def open(self, spec: DeviceSpec, test_id: str, *,
+             recording: RecordingRequest | None = None) -> InstrumentEndpoint:
         instrument = self.options.instrument
         if instrument is not None and spec.device != instrument.lower():
             raise TargetLimitation(f"this test wants a {spec.device}; the target {self.text} "
@@ -66,7 +88,7 @@ class SharedInstrumentTarget:
                                   "run": self.run.short_uid}, timeout=self.options.lease_timeout)
         lease.acquire()
         try:
-            host, port = self.connect(spec)
+            host, port = self.connect(spec, recording)
         except BaseException:
             lease.release()
             raise
@@ -74,7 +96,7 @@ class SharedInstrumentTarget:
         return InstrumentEndpoint(name=f"{self.kind}-{self.run.worker}", device=spec.device,
                                   model=model, host=host, port=port, target=self.text)
 
-    def release(self, instrument: InstrumentEndpoint) -> None:
+    def release(self, instrument: InstrumentEndpoint, *, passed: bool = True) -> None:
         lease, self._lease = self._lease, None
         if lease is None:
             return
@@ -112,8 +134,17 @@ class TcpTarget(SharedInstrumentTarget):
                 f"cannot reach {self.host}:{self.port} ({e}); start the endpoint there "
                 f"(`hil bridge` on the bench host, or `hil serve`) or fix HOST:PORT") from None
 
-    def connect(self, spec: DeviceSpec) -> tuple[str, int]:
-        return self.host, self.port
+    def connect(self, spec: DeviceSpec,
+                recording: RecordingRequest | None = None) -> tuple[str, int]:
+        if recording is None:
+            return self.host, self.port
+        from harness.plugin_support.background import serve_in_background
+        from harness.recording.servers import RecordingForwarder
+
+        host, port = self.host, self.port
+        tap = recording.tap_builder(spec, transport="tcp")
+        return self.serve(serve_in_background(lambda: RecordingForwarder(
+            host, port, terminator=spec.terminator_bytes, recording_tap=tap())))
 
 
 class SerialTarget(SharedInstrumentTarget):
@@ -129,27 +160,16 @@ class SerialTarget(SharedInstrumentTarget):
     def __init__(self, url: str, run: RunContext, options: TargetOptions, *, text: str) -> None:
         super().__init__(text, run, options)
         self.url = url
-        self._bridge: contextlib.ExitStack | None = None
 
     def check(self) -> None:
         from harness.plugin_support.bridge import check_serial
 
         check_serial(self.url, self.options.serial)
 
-    def connect(self, spec: DeviceSpec) -> tuple[str, int]:
+    def connect(self, spec: DeviceSpec,
+                recording: RecordingRequest | None = None) -> tuple[str, int]:
         from harness.plugin_support.bridge import start_bridge
 
-        stack = contextlib.ExitStack()
-        try:
-            address = stack.enter_context(start_bridge(self.url, self.options.serial,
-                                                       terminator=spec.terminator_bytes))
-        except BaseException:
-            stack.close()
-            raise
-        self._bridge = stack
-        return address
-
-    def disconnect(self) -> None:
-        bridge, self._bridge = self._bridge, None
-        if bridge is not None:
-            bridge.close()
+        tap = recording.tap_builder(spec, transport="serial-bridge") if recording else None
+        return self.serve(start_bridge(self.url, self.options.serial,
+                                       terminator=spec.terminator_bytes, recording_tap=tap))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from harness.plugin_support.bridge import parse_serial_settings
 from harness.plugin_support.endpoint import InstrumentEndpoint
 from harness.plugin_support.lease import DEFAULT_TIMEOUT
-from harness.plugin_support.replay import check_record_mode
+from harness.plugin_support.replay import check_record_from, check_record_mode
 from harness.plugin_support.run import MAIN_WORKER, RunContext, default_run_root, new_run_uid
 from harness.plugin_support.targets import SettingsError, Target, TargetOptions, parse_target
 
@@ -38,7 +38,7 @@ class SessionSettings:
 
 def parse_settings(*, target: str = "", keep_logs: bool = False, lease_timeout: str = "",
                    instrument: str = "", serial: str = "",
-                   record_mode: str = "") -> SessionSettings:
+                   record_mode: str = "", record_from: str = "") -> SessionSettings:
     """Settings from option texts ("" for unset); raises ``SettingsError`` naming the option."""
     target = target.strip() or "emulator"
     timeout = DEFAULT_TIMEOUT
@@ -51,9 +51,12 @@ def parse_settings(*, target: str = "", keep_logs: bool = False, lease_timeout: 
             raise SettingsError(f"--hil-lease-timeout {lease_timeout!r}: give a number of "
                                 "seconds > 0")
     mode = record_mode.strip().lower() or "none"
-    check_record_mode(mode, target.partition(":")[0])
+    target_kind = target.partition(":")[0]
+    check_record_mode(mode, target_kind)
+    source = check_record_from(record_from, mode, target_kind)
     options = TargetOptions(lease_timeout=timeout, instrument=instrument.strip() or None,
-                            serial=parse_serial_settings(serial), record_mode=mode)
+                            serial=parse_serial_settings(serial), record_mode=mode,
+                            record_from=source)
     return SessionSettings(target=target, keep_logs=keep_logs, options=options)
 
 
@@ -153,12 +156,13 @@ class TestDevices:
         self._held.append(endpoint)
         return endpoint
 
-    def close(self) -> None:
+    def close(self, *, passed: bool = True) -> None:
+        """Hand every instrument back; ``passed``: the test passed (see ``Target.release``)."""
         held, self._held = self._held, []
         errors: list[BaseException] = []
         for endpoint in reversed(held):
             try:
-                self.target.release(endpoint)
+                self.target.release(endpoint, passed=passed)
             except user_errors() as e:
                 errors.append(InstrumentError(f"{type(e).__name__}: {e}"))
         if errors:

@@ -42,13 +42,15 @@ class TargetOptions:
     another model are skipped; None: not checked). ``serial``: ``BridgeServer``
     line settings (``baud``, ``parity``, ``instrument_terminator``...).
     ``record_mode``: what the replay target does per cassette (``none``, ``once``,
-    ``all``).
+    ``new_episodes``, ``all``). ``record_from``: what it records missing cassettes
+    from (``emulator``, ``tcp:HOST:PORT``, ``serial:URL``).
     """
 
     lease_timeout: float = DEFAULT_TIMEOUT
     instrument: str | None = None
     serial: dict[str, Any] = field(default_factory=dict)
     record_mode: str = "none"
+    record_from: str = "emulator"
 
 
 class Target(Protocol):
@@ -64,8 +66,9 @@ class Target(Protocol):
     def open(self, spec: DeviceSpec, test_id: str) -> InstrumentEndpoint:
         """An instrument for the test ``test_id``, as close to ``spec`` as the target allows."""
 
-    def release(self, instrument: InstrumentEndpoint) -> None:
-        """The test is done with ``instrument``."""
+    def release(self, instrument: InstrumentEndpoint, *, passed: bool = True) -> None:
+        """The test is done with ``instrument``; ``passed`` is false if it failed or was
+        interrupted (a recording that would replace a cassette is then dropped)."""
 
     def close(self) -> None:
         """Stop everything the target started."""

@@ -91,8 +91,6 @@ def test_a_missing_cassette_says_how_to_record_it(inner: InnerSuite) -> None:
 
 @pytest.mark.parametrize(("options", "expected"), [
     (["--hil-record-mode=once"], "*--hil-record-mode once needs --hil-target replay:DIR*"),
-    (["--hil-target=replay:cassettes", "--hil-record-mode=new_episodes"],
-     "*--hil-record-mode new_episodes is not supported by the pytest plugin yet*"),
     (["--hil-target=replay:cassettes", "--hil-record-mode=sometimes"],
      "*--hil-record-mode 'sometimes' is not one of none, once, new_episodes, all*"),
 ])
