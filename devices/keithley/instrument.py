@@ -46,6 +46,16 @@ MAX_ACQUISITION_READINGS = 50000
 #: *SAV/*RCL slots kept by every instance (the command table limits what a client may use).
 SAVE_SLOTS = 10
 _RESET_PATTERNS = frozenset({"*RST", "*RCL", ":SYSTem:PRESet"})
+#: Queries that change no setting: readings during and after them may reuse what the
+#: settings imply (``Measurement``).  Anything else counts as a possible change.
+#: Queries that neither read nor change anything an acquisition touches: at speed 0 a
+#: message made only of these may owe its acquisition step (``KeithleyInstrument.settle``).
+_INERT_QUERIES = ("*IDN?", "*OPT?", ":SYST:VERS?")
+#: Deferred messages after which the owed steps are taken anyway, so that the first
+#: message that observes the acquisition does not wait for an unbounded backlog.
+OWED_MESSAGES_LIMIT = 1000
+_SETTINGS_READERS = ("*IDN?", "*OPT?", ":SYST:VERS?", ":SENS:DATA:LAT?", ":FETC?", "*STB?",
+                     "*ESR?", ":SYST:ERR?")
 
 
 class _Acquisition:
@@ -112,6 +122,19 @@ class KeithleyInstrument(ScpiInstrument):
         # Looked up once: the status model keeps its registers for the engine's lifetime.
         self._measurement_register = self.engine.status.register("measurement")
         self._operation_register = self.engine.status.register("operation")
+        self._settings_readers = frozenset(
+            command for query in _SETTINGS_READERS for command in self.engine.commands_of(query)
+            if command.on_set is None)
+        self._inert = frozenset(
+            command for query in _INERT_QUERIES for command in self.engine.commands_of(query)
+            if command.on_set is None)
+        self._inert_messages: dict[str, bool] = {}
+        #: Deferred messages not stepped yet: [query units, messages] runs, oldest first.
+        self._owed: list[list[int]] = []
+        self._owed_messages = 0
+        self._deferring = False
+        #: Off: every message steps the acquisition at once (to compare both ways).
+        self.defer_inert_messages = True
         self.power_on(now)
 
     # -- configuration ------------------------------------------------------------------
@@ -153,11 +176,20 @@ class KeithleyInstrument(ScpiInstrument):
 
     def before_unit(self, call: Call) -> None:
         """Every unit sees the readings and status of its own device time (§6.4)."""
+        if self._deferring:
+            self._owed[-1][0] += 1
+            return
+        if call.command in self._settings_readers:
+            self.measurement.settings_settled()
+        else:
+            self.measurement.settings_may_change()
         self.sync(call)
 
     def sync(self, call: Call) -> float:
         """Run the trigger model up to the unit's device time; return that time."""
-        t = self.clock.device_time(call.time)
+        return self._sync_to(self.clock.device_time(call.time))
+
+    def _sync_to(self, t: float) -> float:
         if self.trigger_model.running:
             self.trigger_model.advance(t)
             self.update_operation_status()
@@ -192,20 +224,92 @@ class KeithleyInstrument(ScpiInstrument):
 
     def receive(self, message: str, now: float) -> list[Reply]:
         """Execute one program message (§0.5); speed 0 steps acquisitions first (§6.1)."""
+        if self._can_defer(message):
+            return self._receive_deferred(message, now)
+        self.settle()
+        self.measurement.settings_settled()
         if not self.engine.blocked:
             self.instantaneous_step()
         return self.line.send(super().receive(message, now), self.config.terminator)
 
+    # -- deferred acquisition steps ------------------------------------------------------
+
+    def _can_defer(self, message: str) -> bool:
+        """Speed 0, nothing waiting, and every unit of ``message`` inert (``_INERT_QUERIES``)."""
+        if (self.clock.speed != 0 or not self.defer_inert_messages or self.engine.blocked
+                or self.engine.operation_complete_armed):
+            return False
+        inert = self._inert_messages.get(message)
+        if inert is None:
+            if len(self._inert_messages) >= len(_INERT_QUERIES) * 64:
+                self._inert_messages.clear()
+            inert = self._inert_messages[message] = self._all_inert(message)
+        return inert
+
+    def _all_inert(self, message: str) -> bool:
+        plan = self.engine.plan(message)
+        return plan.failure is None and bool(plan.steps) and all(
+            step.command in self._inert and step.is_query and step.handler is not None
+            for step in plan.steps)
+
+    def _receive_deferred(self, message: str, now: float) -> list[Reply]:
+        """Answer an inert message now; its acquisition step and latencies are owed."""
+        owed = self._owed
+        owed.append([0, 1])
+        self._deferring = True
+        try:
+            replies = super().receive(message, now)
+        finally:
+            self._deferring = False
+        units = owed[-1][0]
+        if len(owed) > 1 and owed[-2][0] == units:
+            owed.pop()
+            owed[-1][1] += 1
+        self._owed_messages += 1
+        if self._owed_messages >= OWED_MESSAGES_LIMIT:
+            self.settle()
+        return replies
+
+    def settle(self) -> None:
+        """Take the acquisition steps deferred messages owe, exactly as they would have run.
+
+        Every entry point that may observe or change the model calls this first; call it
+        before reading the model's attributes directly.
+        """
+        if not self._owed:
+            return
+        owed, self._owed = self._owed, []
+        self._owed_messages = 0
+        latency = self.timing.query_latency_s
+        clock = self.clock
+        for units, messages in owed:
+            for _ in range(messages):
+                # What ``receive`` and the engine would have done for the message.
+                self.measurement.settings_settled()
+                self.instantaneous_step()
+                for _ in range(units):
+                    self.measurement.settings_settled()
+                    self._sync_to(clock.device_time(0.0))
+                    clock.advance_to(clock.device_time(0.0) + latency)
+
     def poll(self, now: float) -> list[Reply]:
         """Replies released by unpredictable events (§0.5)."""
+        self.settle()
+        self.measurement.settings_settled()
         self.instantaneous_step()
         return self.line.send(super().poll(now), self.config.terminator)
 
     def device_clear(self, now: float) -> list[Reply]:
         """Device clear (§8.3): waiting units and undelivered replies go; ``DCL`` is sent."""
+        self.settle()
         self.line.clear()
         replies = super().device_clear(now)
         return self.line.send(replies, self.config.dcl_reply_terminator)
+
+    def input_overrun(self, now: float) -> None:
+        """An overlong message was discarded (§1.3)."""
+        self.settle()
+        super().input_overrun(now)
 
     # -- engine hooks -------------------------------------------------------------------
 
@@ -221,7 +325,8 @@ class KeithleyInstrument(ScpiInstrument):
         else:
             return 0.0
         if self.clock.speed == 0:
-            self.clock.advance_to(self.clock.device_time(call.time) + seconds)
+            if not self._deferring:  # a deferred unit's latency is owed (``settle``)
+                self.clock.advance_to(self.clock.device_time(call.time) + seconds)
             return 0.0
         return seconds / self.clock.speed
 

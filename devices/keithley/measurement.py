@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from devices.keithley.pipeline import InputConditions, ReadingPipeline
+from devices.keithley.pipeline import InputConditions, ReadingPipeline, SteadyConversions
 from devices.keithley.ranges import Model
 from devices.keithley.reading import NO_HUMIDITY, NO_TEMPERATURE, Reading
 from devices.keithley.reading_format import wrap_reading_number, wrap_timestamp
@@ -30,9 +30,27 @@ class AuxiliaryValues(NamedTuple):
     vsource: float = 0.0
 
 
+class _SteadyReading(NamedTuple):
+    """What a reading with unchanged settings shares with the previous one."""
+
+    conversions: SteadyConversions
+    function: str
+    nominal: float
+    digits: int
+    #: Reading fields after ``number``: ETEM, HUM, VSO and the flags.
+    tail: tuple[float, float, float, bool, bool, bool, bool, bool]
+
+
 @dataclass
 class Measurement:
-    """Performs readings of ``setup().function`` through a ``ReadingPipeline``."""
+    """Performs readings of ``setup().function`` through a ``ReadingPipeline``.
+
+    At speed 0 a continuous acquisition takes a reading per message (§6.1), so a
+    reading whose settings cannot have changed since the previous one reuses what
+    that one derived from them.  The instrument calls ``settings_may_change``
+    before anything that may change a setting and ``settings_settled`` once that
+    is over; ``reuse_settings = False`` turns the reuse off (to compare both).
+    """
 
     model: Model
     setup: Callable[[], Setup]
@@ -44,27 +62,67 @@ class Measurement:
     timestamp_origin: float = 0.0
     reading_counter: int = 0
     zero_offsets: dict[str, float] = field(default_factory=dict)
+    reuse_settings: bool = True
     pipeline: ReadingPipeline = field(init=False)
+    _steady: _SteadyReading | None = field(default=None, init=False)
+    # Until the owner says settings are settled, they may change at any time.
+    _changing: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
         self.pipeline = ReadingPipeline(self.model, self.signals, self.timing)
 
+    def settings_may_change(self) -> None:
+        """Settings may change from now until ``settings_settled``: derive them anew."""
+        self._steady = None
+        self._changing = True
+
+    def settings_settled(self) -> None:
+        """No setting changes any more: readings may reuse what their settings imply."""
+        self._changing = False
+
     def take(self, start: float) -> Reading:
         """One reading starting at device time ``start`` (the trigger delay already elapsed)."""
+        steady = self._steady
+        if steady is not None and steady.conversions.usable():
+            value, status, end = steady.conversions.convert(start)
+            timestamp = wrap_timestamp(max(end - self.timestamp_origin, 0.0), self.model)
+            return Reading(value, status, steady.function, steady.nominal, steady.digits, end,
+                           timestamp, wrap_reading_number(self.reading_counter), *steady.tail)
+        reading = self._take(start)
+        if self.reuse_settings and not self._changing:
+            self._steady = self._steady_reading(reading)
+        return reading
+
+    def _steady_reading(self, reading: Reading) -> _SteadyReading | None:
         setup = self.setup()
         function = setup.function
-        settings = setup.functions[function]
+        conversions = self.pipeline.steady(function, setup.functions[function],
+                                           self._conditions(setup))
+        if conversions is None:
+            return None
+        return _SteadyReading(conversions, function, reading.range_nominal, reading.digits,
+                              (reading.temperature, reading.humidity, reading.vsource,
+                               reading.filtered, reading.math, reading.relative,
+                               reading.zero_check, reading.zero_correct))
+
+    def _conditions(self, setup: Setup) -> InputConditions:
         system = setup.system
-        conditions = InputConditions(
+        return InputConditions(
             system.zero_check,
             self.zero_check_mode,
             system.zero_correct,
-            self.zero_offsets.get(function, 0.0),
+            self.zero_offsets.get(setup.function, 0.0),
             system.line_sync,
             self.line_frequency(),
             system.autozero,
             setup.calc.math_state if self.model == "6514" else False,
         )
+
+    def _take(self, start: float) -> Reading:
+        setup = self.setup()
+        function = setup.function
+        settings = setup.functions[function]
+        conditions = self._conditions(setup)
         outcome = self.pipeline.take_reading(function, settings, conditions, start)
         if outcome.range_nominal != settings.range_nominal:
             settings.range_nominal = outcome.range_nominal
@@ -80,6 +138,7 @@ class Measurement:
 
     def acquire_zero(self, function: str) -> None:
         """``ZCOR:ACQ``: store the present zero offset of ``function`` (§7.2)."""
+        self._steady = None
         self.zero_offsets[function] = self.signals.zero_offset(function)
 
     def committed(self) -> None:
@@ -92,3 +151,4 @@ class Measurement:
         self.reading_counter = 0
         self.pipeline.forget_range()
         self.pipeline.reset_filters()
+        self.settings_may_change()

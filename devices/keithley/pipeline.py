@@ -156,6 +156,79 @@ class _ReadingPlan(NamedTuple):
     stack: _FilterStack
 
 
+class SteadyConversions:
+    """The conversions of a reading whose settings match the previous reading's (§7.4).
+
+    Built by ``ReadingPipeline.steady`` only when nothing but the signal can vary
+    between readings: fixed range already settled, no line sync, no zero check,
+    no autodischarge.  ``convert`` then does what ``take_reading`` would, without
+    re-deriving the plan for every reading.  ``usable`` is False once the
+    pipeline's own state moved on (a filter reset, another range settled).
+    """
+
+    __slots__ = ("_last_range", "conversions", "filtered", "full_scale", "function", "nominal",
+                 "offset", "pipeline", "reference", "relative", "signals", "stack", "t_conv",
+                 "zero_correct")
+
+    def __init__(self, pipeline: ReadingPipeline, function: str, plan: _ReadingPlan,
+                 sense: FunctionSettings, conditions: InputConditions) -> None:
+        self.pipeline = pipeline
+        self.signals = pipeline.signals
+        self.function = function
+        self.nominal = plan.range.nominal
+        self.full_scale = plan.range.full_scale
+        self.t_conv = plan.t_conv
+        self.conversions = plan.conversions
+        self.filtered = plan.filtered
+        self.stack = plan.stack
+        self.zero_correct = conditions.zero_correct
+        self.offset = conditions.zero_offset
+        self.relative = sense.reference_state
+        self.reference = sense.reference
+        self._last_range = (function, plan.range.nominal)
+
+    def usable(self) -> bool:
+        """Whether the pipeline is still where this was built (same stack, range settled)."""
+        pipeline = self.pipeline
+        return (pipeline._last_range == self._last_range
+                and pipeline._filters.get(self.function) is self.stack)
+
+    def convert(self, start: float) -> tuple[float, str, float]:
+        """(value, status letter, completion time) of a reading begun at ``start``."""
+        function = self.function
+        sample = self.signals.sample
+        next_index = self.signals.next_index
+        full_scale = self.full_scale
+        t = start
+        output: float | None = None
+        overflow = False
+        if self.filtered:
+            stack = self.stack
+            stack.begin_reading()
+            for _ in range(self.conversions):
+                t += self.t_conv
+                value = sample(function, t, next_index(function))
+                if not abs(value) <= full_scale:  # as Range.holds
+                    overflow = True
+                else:
+                    output = stack.push(value)
+        else:
+            for _ in range(self.conversions):
+                t += self.t_conv
+                value = sample(function, t, next_index(function))
+                if not abs(value) <= full_scale:  # as Range.holds
+                    overflow = True
+                else:
+                    output = value
+        if overflow or output is None:
+            return OVERFLOW_VALUE, "O", t
+        if self.zero_correct:
+            output -= self.offset
+        if self.relative:
+            return output - self.reference, "R", t
+        return output, "N", t
+
+
 class ReadingPipeline:
     """Performs readings on the simulated input (§7.4) with §6.2-§6.3 timing.
 
@@ -218,6 +291,20 @@ class ReadingPipeline:
             relative=sense.reference_state, zero_check=conditions.zero_check,
             zero_correct=conditions.zero_correct, math=conditions.math, range_changed=changed,
         )
+
+    def steady(self, function: str, sense: FunctionSettings,
+               conditions: InputConditions) -> SteadyConversions | None:
+        """Conversions for readings with these settings, if they qualify (else None).
+
+        Call right after a reading with the same settings: its range is then settled.
+        """
+        if (sense.range_auto or sense.range_once or conditions.zero_check
+                or conditions.line_sync or (function == "CHAR" and sense.adischarge)):
+            return None
+        plan = self._plan(function, sense, conditions)
+        if self._last_range != (function, plan.range.nominal):
+            return None
+        return SteadyConversions(self, function, plan, sense, conditions)
 
     def _plan(self, function: str, sense: FunctionSettings,
               conditions: InputConditions) -> _ReadingPlan:
