@@ -14,14 +14,14 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from harness.cli import bridge, devices, export, replay, serve, status, verify
+from harness.cli import bridge, devices, export, record, replay, serve, status, verify
 from harness.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from harness.cli.options import configure_logging
 
 __all__ = ["COMMAND_MODULES", "CommandError", "build_parser", "main"]
 
 #: The commands, in the order ``hil --help`` lists them.
-COMMAND_MODULES = (serve, status, devices, bridge, replay, verify, export)
+COMMAND_MODULES = (serve, status, devices, bridge, record, replay, verify, export)
 
 EPILOG = """\
 examples:
@@ -30,6 +30,7 @@ examples:
   hil status
   hil bridge --serial /dev/ttyUSB0 --baud 57600
   hil serve --record cassettes/ then  hil replay cassettes/SESSION.jsonl
+  hil record tcp:benchhost:5025 --out cassettes/   record sessions with a bench instrument
   hil verify fixtures/sessions/pymeasure_6517b.jsonl
 
 Run 'hil COMMAND --help' for the options and examples of each command.

@@ -99,3 +99,20 @@ def listen_failure(host: str, port: int, error: OSError) -> str:
     if error.errno == errno.EADDRNOTAVAIL:
         return f"cannot listen on {where}: no such address on this machine; check --host"
     return f"cannot listen on {where}: {error.strerror or error}"
+
+
+def writable_directory(text: str, option: str) -> str:
+    """``text`` as an absolute directory, created if missing and checked writable.
+
+    ``option`` names the option in the error, e.g. ``--out``.
+    """
+    directory = Path(text).expanduser().resolve()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CommandError(f"cannot create the {option} directory {directory}: {e.strerror}; "
+                           "choose a directory you can write to") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CommandError(f"the {option} directory {directory} is not writable; choose "
+                           "another one")
+    return str(directory)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.errors import CommandError
@@ -23,7 +21,12 @@ from harness.cli.options import (
     positive_count,
     speed_factor,
 )
-from harness.cli.preflight import check_listen_addresses, check_registered, run_directory_root
+from harness.cli.preflight import (
+    check_listen_addresses,
+    check_registered,
+    run_directory_root,
+    writable_directory,
+)
 
 if TYPE_CHECKING:
     from harness.supervisor import DeviceSpec
@@ -88,16 +91,7 @@ def record_directory(args: argparse.Namespace) -> str:
         if args.redact_serial:
             raise CommandError("--redact-serial only applies to --record DIR; add --record")
         return ""
-    directory = Path(args.record).expanduser().resolve()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CommandError(f"cannot create the --record directory {directory}: {e.strerror}; "
-                           "choose a directory you can write to") from None
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise CommandError(f"the --record directory {directory} is not writable; choose "
-                           "another one")
-    return str(directory)
+    return writable_directory(args.record, "--record")
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
