@@ -154,11 +154,16 @@ class RecordingTap:
         await self._idle.wait()
 
     def connection_opened(self, connection: TapConnection) -> None:
-        self._connection = connection
         self._idle.clear()
         try:
             if self._sessions is not None:
+                # Before the connection is known, or start() would take this for a
+                # recording started mid-connection (a second open and a note).
                 self.start_file(self._session_path())
+        except OSError as e:
+            self.failed(e)
+        self._connection = connection
+        try:
             if self.cassette is not None:
                 self.cassette.record("open", connection.peer.encode())
         except OSError as e:

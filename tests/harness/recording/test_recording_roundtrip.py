@@ -142,6 +142,10 @@ async def test_each_connection_gets_its_own_cassette(
     cassettes = [tmp_path / name for name in names]
     requests = [[e.data for e in read_cassette(c).events if e.kind == "rx"] for c in cassettes]
     assert sorted(requests) == [[b"*IDN?\n"], [b"*STB?\n"]]
+    for cassette in cassettes:
+        # One open, one close, no note: the session starts with its connection.
+        assert [e.kind for e in read_cassette(cassette).events] == [
+            "open", "rx", "tx", "close", "end"]
 
 
 async def test_recording_started_during_a_connection_opens_with_a_note(
