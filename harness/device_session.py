@@ -187,9 +187,14 @@ class DeviceSession:
             self._on_device_clear()
         self._emit(self.device.device_clear(now), self.dcl_terminator, writer, now)
 
+    @property
+    def has_room(self) -> bool:
+        """Whether the transport may read more input now (``wait_for_room`` would not wait)."""
+        return len(self._outbox) < MAX_PENDING_REPLIES or self._output_paused
+
     async def wait_for_room(self) -> None:
         """Return when the transport may read more input (the outbox is not full)."""
-        if len(self._outbox) >= MAX_PENDING_REPLIES and not self._output_paused:
+        if not self.has_room:
             await self._outbox_has_room.wait()
 
     async def deliver_remaining(self) -> None:

@@ -60,6 +60,7 @@ class TableOptions:
     lfr_on_6517b: bool = False
     version_on_6514: bool = True
     function_word_error: int = -224
+    generic_errors: bool = False
 
     @classmethod
     def from_config(cls, config: KeithleyConfig) -> TableOptions:
@@ -81,6 +82,7 @@ class TableOptions:
             lfr_on_6517b=config.fidelity_has("F40", "lfr_on_6517b"),
             version_on_6514=not config.fidelity_has("F37", "no_version_6514"),
             function_word_error=int(config.fidelity_choice("F6")),
+            generic_errors=config.fidelity_choice("F39") == "generic",
         )
 
     @property
@@ -157,6 +159,12 @@ def reset_touches_trace(instrument: KeithleyInstrument) -> None:
         keep = config.fidelity_has("F24", "points_keeps_buffer")
         instrument.trace.restore_settings(keep_readings=keep)
         instrument.update_measurement_status()
+
+
+def reading_fetched(instrument: KeithleyInstrument) -> None:
+    """A query returned the latest reading: RAV clears, unless ``F38`` makes it sticky."""
+    if not instrument.config.fidelity_has("F38", "rav_sticky"):
+        instrument.update_measurement_status(reading_available=False)
 
 
 def numeric(limit: NumericLimit, **options: Any) -> Numeric:

@@ -12,6 +12,7 @@ from devices.keithley.commands_common import (
     field,
     filters,
     numeric,
+    reading_fetched,
     sense,
     stored_only,
 )
@@ -220,7 +221,7 @@ def _latest(instrument: KeithleyInstrument, call: Call) -> str:
         if instrument.config.fidelity_has("F21", "latest_error"):
             raise ScpiError(-230)
         reading = instrument.invalid_reading(instrument.device_time(call.time))
-    instrument.update_measurement_status(reading_available=False)
+    reading_fetched(instrument)
     return instrument.format_reading(reading)
 
 

@@ -142,7 +142,7 @@ def stored_commands(options: TableOptions) -> list[Command[Any]]:
     ]
     for node in (":ROUTe:CLOSe", ":ROUTe:OPEN", ":ROUTe:OPEN:ALL", ":ROUTe:SCAN[:INTernal]",
                  ":ROUTe:SCAN:LSELect", ":ROUTe:CLOSe:STATe"):
-        commands.append(failing(node, -241))
+        commands.append(failing(node, -200 if options.generic_errors else -241))
     return commands
 
 

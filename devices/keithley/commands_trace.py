@@ -245,7 +245,7 @@ def _dump(instrument: KeithleyInstrument, call: Call) -> str:
 def _set_data(instrument: KeithleyInstrument, call: Call) -> None:
     kind, length = call.args[0], call.args[1]
     if kind != "ASC" or length is not None:
-        raise ScpiError(-221)
+        raise ScpiError(-200 if instrument.config.fidelity_choice("F39") == "generic" else -221)
 
 
 def _data(instrument: KeithleyInstrument, call: Call) -> str:

@@ -1,9 +1,5 @@
 """Control-channel operations of spec §7.6 on top of ``KeithleyInstrument``.
 
-Every operation first takes the acquisition steps deferred messages still owe
-(``KeithleyInstrument.settle``), so it sees and changes the state eager
-execution would have reached.
-
 Host times are optional keyword arguments: when omitted, the last host time the
 model saw (``receive``/``poll``/a control call) is used.  After ``inject_trigger``
 the caller runs ``poll(now)`` to collect replies the event released.
@@ -78,7 +74,6 @@ class ControlOperations(KeithleyInstrument):
 
     def power_cycle(self, now: float | None = None) -> None:
         """Power-on state per ``:SYST:POS`` (§4.13); saved setups are kept."""
-        self.settle()
         self.engine.device_clear(self._host(now))
         self.read_pending = False
         self.power_on(self._host(now))
@@ -86,17 +81,14 @@ class ControlOperations(KeithleyInstrument):
     def set_signal(self, function: str, kind: str, *, now: float | None = None,
                    **params: Any) -> None:
         """Replace a function's signal source (§7.1); raises ``SignalError`` if invalid."""
-        self.settle()
         self.signals.set_signal(function, kind, self._device_now(now), **params)
 
     def reset_signals(self, now: float | None = None) -> None:
         """All signal sources back to the configured ones."""
-        self.settle()
         self.signals.reset_signals(self._device_now(now))
 
     def set_seed(self, seed: int) -> None:
         """A new noise seed; conversion counters restart."""
-        self.settle()
         self.signals.set_seed(seed)
 
     def inject_trigger(self, kind: str, now: float | None = None) -> bool:
@@ -106,7 +98,6 @@ class ControlOperations(KeithleyInstrument):
         ``poll(now)`` afterwards for the replies it released.  Raises ``ValueError``
         for an unknown kind.
         """
-        self.settle()
         name = _KIND_ALIASES.get(kind.upper(), kind.upper())
         if name not in TRIGGER_KINDS:
             raise ValueError(f"unknown trigger kind {kind!r}; expected one of "
@@ -125,29 +116,24 @@ class ControlOperations(KeithleyInstrument):
                         humidity_pct: float | None = None, temp_probe: bool | None = None,
                         humidity_probe: bool | None = None) -> None:
         """6517B temperature/humidity values and probe presence (§4.12)."""
-        self.settle()
         self.measurement.settings_may_change()
         self.signals.set_environment(temperature_c, humidity_pct, temp_probe, humidity_probe)
 
     def set_vsource_compliance(self, in_compliance: bool) -> None:
         """6517B V-source compliance flag (measurement bit 14, ``:SOUR:CURR:LIM?``)."""
-        self.settle()
         self.signals.set_vsource_compliance(in_compliance)
         self.update_measurement_status()
 
     def set_interlock(self, closed: bool) -> None:
         """6517B fixture lid (measurement bit 13, ``:SYST:INT?``)."""
-        self.settle()
         self.signals.set_interlock(closed)
         self.update_measurement_status()
 
     def set_mode(self, mode: str) -> None:
         """``strict`` or ``lenient`` (§9.1)."""
-        self.settle()
         if mode not in ("strict", "lenient"):
             raise ValueError(f"mode must be 'strict' or 'lenient', got {mode!r}")
         self.engine.lenient = mode == "lenient"
-        self._inert_messages.clear()
 
     @property
     def mode(self) -> str:
@@ -156,7 +142,6 @@ class ControlOperations(KeithleyInstrument):
 
     def set_speed(self, speed: float, now: float | None = None) -> None:
         """Change the speed factor at run time (§6.1); 0 = instantaneous."""
-        self.settle()
         self.clock.set_speed(speed, self._host(now))
 
     def error_counts(self) -> dict[int, int]:
@@ -166,14 +151,12 @@ class ControlOperations(KeithleyInstrument):
         drop it; -350 counts the overflows.  ``*CLS``, ``*RST`` and ``:SYST:ERR?`` keep
         the counts; ``power_cycle`` (the control ``reset``) restarts them.
         """
-        self.settle()
         return self.engine.status.error_queue.counts()
 
     # -- state access -------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
         """Read-only view: settings, trigger model, buffer, errors, status, unknown headers."""
-        self.settle()
         status = self.engine.status
         model = self.trigger_model
         return {
@@ -207,7 +190,6 @@ class ControlOperations(KeithleyInstrument):
 
     def get_state(self, keys: Iterable[str]) -> dict[str, Any]:
         """Values of state keys: aliases (``nplc``, ``range``, ...) or dotted paths."""
-        self.settle()
         return {key: self._accessor(key).get() for key in keys}
 
     def set_state(self, values: Mapping[str, Any], now: float | None = None) -> None:
@@ -217,7 +199,6 @@ class ControlOperations(KeithleyInstrument):
         (naming the key and the accepted values) for a value of the wrong type or
         range; then nothing has changed.
         """
-        self.settle()
         changes: list[tuple[Callable[[Any], None], Any]] = []
         for key, value in values.items():
             accessor = self._accessor(key)

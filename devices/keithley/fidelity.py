@@ -33,27 +33,41 @@ class FidelityRow:
 
 
 FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
-    "F1": FidelityRow("input terminators CR/LF/CRLF/LFCR", ("all", "configured")),
+    "F1": FidelityRow("input terminators CR/LF/CRLF/LFCR", ("all", "configured"),
+                      alternatives="configured: only the configured output_terminator ends "
+                      "an input message; a lone CR or LF that is not part of it is an "
+                      "invalid character (-101) inside the message"),
     "F2": FidelityRow("factory output terminator and serial settings",
                       keys=("output_terminator", "serial")),
     "F3": FidelityRow("input length limit and overrun error",
                       keys=("max_message_length", "overrun_error_code")),
-    "F4": FidelityRow("several queries of one message joined with ';'", ("joined", "separate")),
+    "F4": FidelityRow("several queries of one message joined with ';'", ("joined", "separate"),
+                      alternatives="separate: each query of a message answers with its own "
+                      "reply line"),
     "F5": FidelityRow("UP/DOWN for ranges", keys=("numeric_up_down",)),
-    "F6": FidelityRow("error for an unquoted function name", ("-224", "-141", "-104")),
+    "F6": FidelityRow("error for an unquoted function name", ("-224", "-141", "-104"),
+                      alternatives="-141: invalid character data; -104: data type error"),
     "F7": FidelityRow("execution errors discard the rest of the message",
-                      ("discard", "continue")),
+                      ("discard", "continue"),
+                      alternatives="continue: after an execution error (-2xx) the rest of "
+                      "the message still executes; command errors still discard it"),
     "F8": FidelityRow("positive error code sign and mismatch code",
                       keys=("positive_error_plus", "buffer_mismatch_code")),
     "F9": FidelityRow("6514 error queue depth", keys=("error_queue_depth",)),
-    "F10": FidelityRow("*TRG with nothing waiting", ("error", "silent")),
+    "F10": FidelityRow("*TRG with nothing waiting", ("error", "silent"),
+                       alternatives="silent: *TRG with nothing waiting does nothing and "
+                       "queues no error"),
     "F11": FidelityRow("6514 *SAV/*RCL slots 0-2; *OPT? absent on the 6514",
-                       ("default", "sav_0_9", "opt_query"), combinable=True),
+                       ("default", "sav_0_9", "opt_query"), combinable=True,
+                       alternatives="sav_0_9: the 6514 *SAV/*RCL take slots 0-9; opt_query: "
+                       "the 6514 answers *OPT?"),
     "F12": FidelityRow("zero check after power-on and *RST", keys=("zero_check_default",)),
     "F13": FidelityRow("readings with zero check ON", keys=("zero_check_reading",)),
     "F14": FidelityRow("range query after RANG <value>", keys=("range_readback",)),
     "F15": FidelityRow("reply for an infinite count: 9.9E37 or NR3", ("short", "nr3"),
-                       keys=("nr3_plus_sign",)),
+                       keys=("nr3_plus_sign",),
+                       alternatives="nr3: an infinite count reads back as 9.900000E+37 "
+                       "(with nr3_plus_sign, +9.900000E+37)"),
     "F16": FidelityRow("V-source reply format", keys=("vsource_reply_format",)),
     "F17": FidelityRow(":VSOurce:OPERate accepted", keys=("vsource_alias",)),
     "F18": FidelityRow("OUTPut1 and :SENS:RES:MAN:VSO:OPER one state; RLIM [:STATe] optional",
@@ -65,9 +79,13 @@ FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
     "F19": FidelityRow(":CONFigure resets the function settings",
                        keys=("configure_resets_function",)),
     "F20": FidelityRow("READ? with INIT:CONT ON (-213) and with BUS/HOLD/INF (-214)",
-                       ("error", "wait")),
+                       ("error", "wait"),
+                       alternatives="wait: READ? with INIT:CONT ON restarts the acquisition, "
+                       "and with a BUS/HOLD layer or an infinite count it waits (no error)"),
     "F21": FidelityRow("DATA:LAT? before any reading +9.9E37; DATA:FRES? while idle -230",
-                       ("default", "latest_error", "fresh_wait"), combinable=True),
+                       ("default", "latest_error", "fresh_wait"), combinable=True,
+                       alternatives="latest_error: DATA:LAT? before any reading is -230; "
+                       "fresh_wait: DATA:FRES? while idle waits for a reading instead of -230"),
     "F22": FidelityRow("TRAC:ELEM default and mismatch elements", keys=("mismatch_elements",)),
     "F23": FidelityRow("TRAC:DATA? on an empty buffer", keys=("empty_buffer_dump",)),
     "F24": FidelityRow("NEXT reads back NEV when full; TRAC:POIN clears; TRAC:CLE while storing",
@@ -91,12 +109,20 @@ FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
     "F27": FidelityRow("special values short or padded", keys=("special_value_style",)),
     "F28": FidelityRow("RDNG# case in buffer dumps", keys=("buffer_rnum_suffix",)),
     "F29": FidelityRow("6514 status word: median sets bit 1; overflow digits",
-                       ("default", "median_no_filter_bit", "short_overflow"), combinable=True),
+                       ("default", "median_no_filter_bit", "short_overflow"), combinable=True,
+                       alternatives="median_no_filter_bit: status bit 1 is set by the average "
+                       "filter only; short_overflow: a 6514 overflow READ prints +9.9E37"),
     "F30": FidelityRow("reading number wraps after 99999; timestamp at reading end",
-                       ("default", "no_rnum_wrap", "timestamp_at_start"), combinable=True),
+                       ("default", "no_rnum_wrap", "timestamp_at_start"), combinable=True,
+                       alternatives="no_rnum_wrap: 6517B reading numbers count on past "
+                       "+99999; timestamp_at_start: a reading's timestamp is the start of its "
+                       "first conversion (after the trigger delay), not its end"),
     "F31": FidelityRow("6514 filters global only (other 6514 limits by dedicated keys)",
                        ("default", "per_function_filters"), combinable=True,
-                       keys=("nplc_limits", "aperture_on_6514")),
+                       keys=("nplc_limits", "aperture_on_6514"),
+                       alternatives="per_function_filters: each 6514 function has its own "
+                       "filter settings, set through :SENS:<function>:MED/AVER; the global "
+                       ":SENS:MED/AVER paths address the active function's"),
     "F32": FidelityRow("conversion time coefficients",
                        keys=("conv_factor", "conv_overhead_s", "median_block")),
     "F33": FidelityRow("autorange hysteresis", ("none",),
@@ -105,16 +131,28 @@ FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
                        keys=("query_latency_s", "reset_duration_s")),
     "F35": FidelityRow("device-clear reply terminator", keys=("dcl_terminator",)),
     "F36": FidelityRow("device emits XON/XOFF at 3/4 and 1/2 of its input queue",
-                       ("emit", "silent")),
+                       ("emit", "silent"),
+                       alternatives="silent: the device never sends XON/XOFF; the host's "
+                       "XON/XOFF is still honoured"),
     "F37": FidelityRow("SYST:VERS? on the 6514", ("default", "no_version_6514"),
-                       combinable=True),
+                       combinable=True,
+                       alternatives="no_version_6514: SYST:VERS? is an undefined header (-113) "
+                       "on the 6514"),
     "F38": FidelityRow("6517B BAV at >= 2 readings; RAV clears when fetched",
-                       ("default", "bav_one_reading", "rav_sticky"), combinable=True),
+                       ("default", "bav_one_reading", "rav_sticky"), combinable=True,
+                       alternatives="bav_one_reading: the 6517B sets BAV from the first stored "
+                       "reading; rav_sticky: FETCh?, READ? and DATA:LAT?/FRES? leave RAV set "
+                       "(it clears at power-on)"),
     "F39": FidelityRow("error codes -221/-241/-222 where the manuals name none",
-                       ("as_listed", "generic")),
+                       ("as_listed", "generic"),
+                       alternatives="generic: those cases report the generic execution error "
+                       "-200"),
     "F40": FidelityRow("other 6517B [U] details: SYST:HSC default OFF, no SYST:LFR",
-                       ("default", "hsc_default_on", "lfr_on_6517b"), combinable=True),
-    "F41": FidelityRow("releasing zero check resets the charge reading", ("reset", "keep")),
+                       ("default", "hsc_default_on", "lfr_on_6517b"), combinable=True,
+                       alternatives="hsc_default_on: the 6517B SYST:HSC is ON after power-on, "
+                       "*RST and :SYST:PRES; lfr_on_6517b: the 6517B answers SYST:LFR?"),
+    "F41": FidelityRow("releasing zero check resets the charge reading", ("reset", "keep"),
+                       alternatives="keep: releasing zero check leaves the accumulated charge"),
 })
 
 

@@ -48,12 +48,6 @@ SAVE_SLOTS = 10
 _RESET_PATTERNS = frozenset({"*RST", "*RCL", ":SYSTem:PRESet"})
 #: Queries that change no setting: readings during and after them may reuse what the
 #: settings imply (``Measurement``).  Anything else counts as a possible change.
-#: Queries that neither read nor change anything an acquisition touches: at speed 0 a
-#: message made only of these may owe its acquisition step (``KeithleyInstrument.settle``).
-_INERT_QUERIES = ("*IDN?", "*OPT?", ":SYST:VERS?")
-#: Deferred messages after which the owed steps are taken anyway, so that the first
-#: message that observes the acquisition does not wait for an unbounded backlog.
-OWED_MESSAGES_LIMIT = 1000
 _SETTINGS_READERS = ("*IDN?", "*OPT?", ":SYST:VERS?", ":SENS:DATA:LAT?", ":FETC?", "*STB?",
                      "*ESR?", ":SYST:ERR?")
 
@@ -104,7 +98,7 @@ class KeithleyInstrument(ScpiInstrument):
         )
         self.trigger_model = TriggerModel(
             lambda: self.setup.layers(), _Acquisition(self), lambda: self.setup.continuous,
-            self._trigger_delay,
+            self._trigger_delay, lambda: self.setup.trigger,
         )
         # Bounded and O(1) at both ends: a speed-0 power-on model adds a reading per message.
         self.acquisition: deque[Reading] = deque(maxlen=MAX_ACQUISITION_READINGS)
@@ -122,19 +116,11 @@ class KeithleyInstrument(ScpiInstrument):
         # Looked up once: the status model keeps its registers for the engine's lifetime.
         self._measurement_register = self.engine.status.register("measurement")
         self._operation_register = self.engine.status.register("operation")
+        self._reset_commands = frozenset(
+            command for command in commands.commands if command.header in _RESET_PATTERNS)
         self._settings_readers = frozenset(
             command for query in _SETTINGS_READERS for command in self.engine.commands_of(query)
             if command.on_set is None)
-        self._inert = frozenset(
-            command for query in _INERT_QUERIES for command in self.engine.commands_of(query)
-            if command.on_set is None)
-        self._inert_messages: dict[str, bool] = {}
-        #: Deferred messages not stepped yet: [query units, messages] runs, oldest first.
-        self._owed: list[list[int]] = []
-        self._owed_messages = 0
-        self._deferring = False
-        #: Off: every message steps the acquisition at once (to compare both ways).
-        self.defer_inert_messages = True
         self.power_on(now)
 
     # -- configuration ------------------------------------------------------------------
@@ -176,9 +162,6 @@ class KeithleyInstrument(ScpiInstrument):
 
     def before_unit(self, call: Call) -> None:
         """Every unit sees the readings and status of its own device time (§6.4)."""
-        if self._deferring:
-            self._owed[-1][0] += 1
-            return
         if call.command in self._settings_readers:
             self.measurement.settings_settled()
         else:
@@ -210,7 +193,9 @@ class KeithleyInstrument(ScpiInstrument):
             return
         # A continuous acquisition never goes idle: skip asking (this runs for every message).
         end = None if self.setup.continuous else model.run_until_idle()
-        if end is None:
+        if end is None and model.step_steady():
+            end = model.cursor
+        elif end is None:
             step = model.next_event_time()
             before = self.measurement.reading_counter
             while step is not None:
@@ -224,92 +209,22 @@ class KeithleyInstrument(ScpiInstrument):
 
     def receive(self, message: str, now: float) -> list[Reply]:
         """Execute one program message (§0.5); speed 0 steps acquisitions first (§6.1)."""
-        if self._can_defer(message):
-            return self._receive_deferred(message, now)
-        self.settle()
         self.measurement.settings_settled()
         if not self.engine.blocked:
             self.instantaneous_step()
         return self.line.send(super().receive(message, now), self.config.terminator)
 
-    # -- deferred acquisition steps ------------------------------------------------------
-
-    def _can_defer(self, message: str) -> bool:
-        """Speed 0, nothing waiting, and every unit of ``message`` inert (``_INERT_QUERIES``)."""
-        if (self.clock.speed != 0 or not self.defer_inert_messages or self.engine.blocked
-                or self.engine.operation_complete_armed):
-            return False
-        inert = self._inert_messages.get(message)
-        if inert is None:
-            if len(self._inert_messages) >= len(_INERT_QUERIES) * 64:
-                self._inert_messages.clear()
-            inert = self._inert_messages[message] = self._all_inert(message)
-        return inert
-
-    def _all_inert(self, message: str) -> bool:
-        plan = self.engine.plan(message)
-        return plan.failure is None and bool(plan.steps) and all(
-            step.command in self._inert and step.is_query and step.handler is not None
-            for step in plan.steps)
-
-    def _receive_deferred(self, message: str, now: float) -> list[Reply]:
-        """Answer an inert message now; its acquisition step and latencies are owed."""
-        owed = self._owed
-        owed.append([0, 1])
-        self._deferring = True
-        try:
-            replies = super().receive(message, now)
-        finally:
-            self._deferring = False
-        units = owed[-1][0]
-        if len(owed) > 1 and owed[-2][0] == units:
-            owed.pop()
-            owed[-1][1] += 1
-        self._owed_messages += 1
-        if self._owed_messages >= OWED_MESSAGES_LIMIT:
-            self.settle()
-        return replies
-
-    def settle(self) -> None:
-        """Take the acquisition steps deferred messages owe, exactly as they would have run.
-
-        Every entry point that may observe or change the model calls this first; call it
-        before reading the model's attributes directly.
-        """
-        if not self._owed:
-            return
-        owed, self._owed = self._owed, []
-        self._owed_messages = 0
-        latency = self.timing.query_latency_s
-        clock = self.clock
-        for units, messages in owed:
-            for _ in range(messages):
-                # What ``receive`` and the engine would have done for the message.
-                self.measurement.settings_settled()
-                self.instantaneous_step()
-                for _ in range(units):
-                    self.measurement.settings_settled()
-                    self._sync_to(clock.device_time(0.0))
-                    clock.advance_to(clock.device_time(0.0) + latency)
-
     def poll(self, now: float) -> list[Reply]:
         """Replies released by unpredictable events (§0.5)."""
-        self.settle()
         self.measurement.settings_settled()
         self.instantaneous_step()
         return self.line.send(super().poll(now), self.config.terminator)
 
     def device_clear(self, now: float) -> list[Reply]:
         """Device clear (§8.3): waiting units and undelivered replies go; ``DCL`` is sent."""
-        self.settle()
         self.line.clear()
         replies = super().device_clear(now)
         return self.line.send(replies, self.config.dcl_reply_terminator)
-
-    def input_overrun(self, now: float) -> None:
-        """An overlong message was discarded (§1.3)."""
-        self.settle()
-        super().input_overrun(now)
 
     # -- engine hooks -------------------------------------------------------------------
 
@@ -317,16 +232,14 @@ class KeithleyInstrument(ScpiInstrument):
         return self.config.idn()
 
     def unit_duration(self, call: Call) -> float:
-        pattern = call.command.header
-        if pattern in _RESET_PATTERNS:
+        if call.command in self._reset_commands:
             seconds = self.timing.reset_duration_s
         elif call.is_query:
             seconds = self.timing.query_latency_s
         else:
             return 0.0
         if self.clock.speed == 0:
-            if not self._deferring:  # a deferred unit's latency is owed (``settle``)
-                self.clock.advance_to(self.clock.device_time(call.time) + seconds)
+            self.clock.advance_to(self.clock.device_time(call.time) + seconds)
             return 0.0
         return seconds / self.clock.speed
 
@@ -436,29 +349,30 @@ class KeithleyInstrument(ScpiInstrument):
 
     def update_measurement_status(self, reading_available: bool | None = None) -> None:
         """Recompute the measurement condition register (§2.6)."""
-        bits = _MEASUREMENT_BITS[self.model]
+        # Runs twice per message at speed 0: locals and one tuple instead of attribute look-ups.
+        rof, rav, bav, bhf, bfl, lid, vsc = bits = _MEASUREMENT_BITS[self.model]
         trace = self.trace
         signals = self.signals
         latest = self.latest
         value = 0
-        if latest is not None and latest.overflow:
-            value |= bits.rof
+        if latest is not None and latest.status == "O":  # ``Reading.overflow``
+            value = rof
         if trace.entries:  # an empty buffer is neither available nor half full
             if trace.available:
-                value |= bits.bav
+                value |= bav
             if trace.half_full:
-                value |= bits.bhf
+                value |= bhf
         if trace.full:
-            value |= bits.bfl
+            value |= bfl
         if not signals.interlock_closed:
-            value |= bits.lid
+            value |= lid
         if signals.vsource_compliance:
-            value |= bits.vsc
+            value |= vsc
         updated = _TRACKED_BITS[self.model]
         if reading_available is not None:
             updated |= bits.rav
             if reading_available:
-                value |= bits.rav
+                value |= rav
         register = self._measurement_register
         condition = (register.condition & ~updated) | value
         if condition != register.condition:
@@ -487,7 +401,8 @@ class KeithleyInstrument(ScpiInstrument):
         self.opc_armed = False
         self.trigger_model.running = False
         self.trigger_model.measuring_until = None
-        self.trace = TraceBuffer(TraceSettings())
+        self.trace.power_on(retain_readings=self.model == "6517B"
+                            and self.config.fidelity_has("F25", "buffer_retained"))
         self.measurement.power_on(t)
         self.signals.power_on(t)
         self.display_enabled = True

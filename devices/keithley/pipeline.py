@@ -196,8 +196,7 @@ class SteadyConversions:
     def convert(self, start: float) -> tuple[float, str, float]:
         """(value, status letter, completion time) of a reading begun at ``start``."""
         function = self.function
-        sample = self.signals.sample
-        next_index = self.signals.next_index
+        sample_next = self.signals.sample_next
         full_scale = self.full_scale
         t = start
         output: float | None = None
@@ -207,7 +206,7 @@ class SteadyConversions:
             stack.begin_reading()
             for _ in range(self.conversions):
                 t += self.t_conv
-                value = sample(function, t, next_index(function))
+                value = sample_next(function, t)
                 if not abs(value) <= full_scale:  # as Range.holds
                     overflow = True
                 else:
@@ -215,7 +214,7 @@ class SteadyConversions:
         else:
             for _ in range(self.conversions):
                 t += self.t_conv
-                value = sample(function, t, next_index(function))
+                value = sample_next(function, t)
                 if not abs(value) <= full_scale:  # as Range.holds
                     overflow = True
                 else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
@@ -167,6 +167,41 @@ def _mantissa_layout(integer_digits: int, exponent: int, digits: int) -> tuple[s
 
 
 @functools.lru_cache(maxsize=256)
+def _reading_layout(function: str, nominal: float, digits: int) -> tuple[str, float, str]:
+    """``_mantissa_layout`` of a reading's range, in one cached look-up, as a %-format."""
+    rng = _mantissa_range(function, nominal)
+    spec, divisor, suffix = _mantissa_layout(rng.integer_digits, rng.exponent, digits)
+    return "%" + spec, divisor, suffix
+
+
+#: Elements ``ReadingFormat6517B.format`` prints with a template.
+_TEMPLATE_ELEMENTS = frozenset({"READ", "TST", "RNUM", "CHAN", "UNIT", "STAT"})
+
+
+#: A %-format pattern (READ text, status letter, unit, then the timestamp and the reading
+#: number where shown) and whether STAT, UNIT, TST and RNUM are shown.
+_Template = tuple[str, bool, bool, bool, bool]
+
+
+def _template_6517b(fmt: ReadingFormat6517B) -> _Template | None:
+    """The template of ``fmt.format``, or None when an element needs more than it holds."""
+    elements = fmt.elements
+    if "READ" not in elements or not elements <= _TEMPLATE_ELEMENTS \
+            or (fmt.timestamp_type == "RTC" and "TST" in elements):
+        return None
+    units = "UNIT" in elements
+    fields = ["%s%s%s"]  # READ text, status letter (or ""), unit (or "")
+    if "TST" in elements:
+        fields.append("%+015.6f" + ("secs" if units else ""))
+    if "RNUM" in elements:
+        fields.append("%+06d" + ("RDNG#" if units else ""))
+    if "CHAN" in elements and fmt.emit_channel:
+        fields.append("000" + ("intchan" if units else ""))
+    return (",".join(fields), "STAT" in elements, units, "TST" in elements,
+            "RNUM" in elements)
+
+
+@functools.lru_cache(maxsize=256)
 def _mantissa_range(function: str, nominal: float) -> Range:
     """A ``Range`` for its exponent and integer digits; built once, not per reading."""
     return Range(function, nominal, 0.0)
@@ -234,6 +269,11 @@ class ReadingFormat6517B:
     buffer_rnum_suffix: str = "RDNG#"
     wrap_numbers: bool = True
     rtc: Callable[[float], datetime] | None = None
+    #: ``format``'s one-call template for the common elements (None: field by field).
+    template: _Template | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "template", _template_6517b(self))
 
     @property
     def reading_only(self) -> bool:
@@ -242,7 +282,35 @@ class ReadingFormat6517B:
 
     def format(self, reading: Reading) -> str:
         """One reading as ``READ?``/``FETCh?``/``DATA?`` send it: ``+001.0012E-12NADC,…``."""
-        return ",".join(self._fields(reading, reading.timestamp, reading.number, "RDNG#", False))
+        template = self.template
+        if template is None:
+            return ",".join(self._fields(reading, reading.timestamp, reading.number, "RDNG#",
+                                         False))
+        # Every reading at speed 0 is printed: one %-format instead of a field list.
+        pattern, show_status, show_unit, show_time, show_number = template
+        value = reading.value
+        status = reading.status
+        special = _SPECIAL_BY_STATUS.get(status)
+        if special is not None:
+            text = format_special(special, self.special_value_style)
+        else:
+            spec, divisor, suffix = _reading_layout(reading.function, reading.range_nominal,
+                                                    reading.digits)
+            body = spec % (abs(value) / divisor)
+            text = ("-" if value < 0 else "+") + body.zfill(8 if "." in body else 7) + suffix
+        if not show_status:
+            status = ""
+        unit = UNITS[reading.function] if show_unit else ""
+        if not show_number:
+            if show_time:
+                return pattern % (text, status, unit, reading.timestamp)
+            return pattern % (text, status, unit)
+        number = reading.number
+        if self.wrap_numbers and number >= 0:
+            number %= READING_NUMBER_WRAP
+        if show_time:
+            return pattern % (text, status, unit, reading.timestamp, number)
+        return pattern % (text, status, unit, number)
 
     def format_many(self, readings: Iterable[Reading]) -> str:
         """Several readings on one line, joined with ``,`` (§5.3)."""

@@ -328,6 +328,22 @@ class SignalSimulator:
         deviate = self.deviate(function, n) if spec.noise_scale else 0.0
         return spec.value_at(t - source.t_set, n - source.index_at_set, deviate)
 
+    def sample_next(self, function: str, t: float) -> float:
+        """``sample(function, t, next_index(function))`` in one call (one per conversion)."""
+        counters = self._counters
+        n = counters[function]
+        counters[function] = n + 1
+        source = self._sources[function]
+        spec = source.spec
+        if spec.noise_scale:
+            key = (self.seed, function)
+            prefix = self._prefixes.get(key)
+            deviate = (_box_muller(prefix.copy(), n) if prefix is not None
+                       else self.deviate(function, n))
+        else:
+            deviate = 0.0
+        return spec.value_at(t - source.t_set, n - source.index_at_set, deviate)
+
     def shunted_sample(self, function: str, n: int) -> float:
         """Value of a shunted input (zero check, ``live``): offset plus noise (§7.3)."""
         spec = self._sources[function].spec

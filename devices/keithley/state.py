@@ -175,13 +175,17 @@ def default_filters(model: Model, function: str = "VOLT") -> FilterSettings:
     return FilterSettings(median=True, average_type="NONE" if function == "CHAR" else "SCAL")
 
 
-def rst_setup(model: Model, *, zero_check: bool = True) -> Setup:
-    """The *RST column of §4.13."""
+def rst_setup(model: Model, *, zero_check: bool = True,
+              per_function_filters: bool = False) -> Setup:
+    """The *RST column of §4.13.
+
+    ``per_function_filters`` (``fidelity.F31``) gives each 6514 function its own
+    filter settings instead of the one global set.
+    """
     shared = default_filters(model)
+    separate = model == "6517B" or per_function_filters
     functions = {
-        name: default_function(
-            model, name, default_filters(model, name) if model == "6517B" else shared
-        )
+        name: default_function(model, name, default_filters(model, name) if separate else shared)
         for name in FUNCTIONS
     }
     elements: tuple[str, ...]
@@ -206,9 +210,10 @@ def rst_setup(model: Model, *, zero_check: bool = True) -> Setup:
     )
 
 
-def preset_setup(model: Model, *, zero_check: bool = True) -> Setup:
+def preset_setup(model: Model, *, zero_check: bool = True,
+                 per_function_filters: bool = False) -> Setup:
     """The :SYST:PRES column of §4.13 (front-panel defaults)."""
-    setup = rst_setup(model, zero_check=zero_check)
+    setup = rst_setup(model, zero_check=zero_check, per_function_filters=per_function_filters)
     for settings in setup.functions.values():
         settings.range_auto = False
         settings.filters.average_tcontrol = "MOV"

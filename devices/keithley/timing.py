@@ -72,8 +72,8 @@ class DeviceClock:
 
         At speed > 0 device time follows the host clock and this does nothing.
         """
-        if self._speed == 0:
-            self._cursor = max(self._cursor, device_time)
+        if self._speed == 0 and device_time > self._cursor:
+            self._cursor = device_time
 
     def set_speed(self, speed: float, now: float) -> None:
         """Change the speed at host time ``now``, re-anchoring so device time is continuous."""

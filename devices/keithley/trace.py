@@ -69,6 +69,8 @@ class TraceBuffer:
     pre_count: int = 0
     #: A NEXT fill stopped storage (the feed control became NEV); F24 may read NEXT back.
     fill_stopped: bool = False
+    #: Readings stored before BAV is set: 2, or 1 with ``fidelity.F38 = "bav_one_reading"``.
+    bav_minimum: int = 2
 
     def store(self, reading: Reading) -> bool:
         """Offer a completed reading to the buffer; return whether it was stored."""
@@ -191,8 +193,8 @@ class TraceBuffer:
 
     @property
     def available(self) -> bool:
-        """BAV condition: at least two readings stored (F38)."""
-        return len(self.entries) >= 2
+        """BAV condition: at least ``bav_minimum`` readings stored (F38)."""
+        return len(self.entries) >= self.bav_minimum
 
     def free_bytes(self, bytes_per_reading: int = 16) -> tuple[int, int]:
         """``TRAC:FREE?``: bytes free and bytes in use."""

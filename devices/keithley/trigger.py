@@ -64,11 +64,15 @@ class TriggerModel:
     action: Action
     continuous: Callable[[], bool]
     trigger_delay: Callable[[], float] | None = None
+    #: The live trigger layer alone (``layers()[-1]`` without building the list).
+    trigger_layer: Callable[[], LayerSettings] | None = None
     running: bool = False
     cursor: float = 0.0
     level: int = 0
     measuring_until: float | None = None
     cycle_readings: int = 0
+    #: Off: ``step_steady`` always declines (to compare against the general machine).
+    fast_steps: bool = True
     _runs: list[_LayerRun] = field(default_factory=list)
 
     # -- control --------------------------------------------------------------
@@ -151,6 +155,37 @@ class TriggerModel:
             if pass_time is None or pass_time > t:
                 return
             self._pass(pass_time, layers)
+
+    def step_steady(self) -> bool:
+        """Commit the reading in progress and begin the next, if nothing else can happen.
+
+        The fused form of ``advance(measuring_until)`` for a reading in progress whose
+        trigger layer (source ``IMM``, no bypass pending) passes again at once without
+        completing its count: the common speed-0 step of a continuous acquisition.
+        Returns ``False``, having changed nothing, in every other case.
+        """
+        end = self.measuring_until
+        if end is None or not self.fast_steps:
+            return False
+        runs = self._runs
+        level = self.level
+        if level != len(runs) - 1:  # ``start`` made one run per layer
+            return False
+        layer = self.trigger_layer() if self.trigger_layer else self.layers()[level]
+        run = runs[level]
+        if layer.source != "IMM" or run.bypass or run.passes + 1 >= layer.count:
+            return False
+        self.cursor = end
+        self.measuring_until = None
+        self.action.commit()
+        self.cycle_readings += 1
+        run.passes += 1
+        run.last_pass = end
+        delay = self.trigger_delay() if self.trigger_delay else layer.delay
+        self.measuring_until = self.action.begin(end + delay)
+        if self.measuring_until <= end:  # a reading of no duration: the general loop goes on
+            self.advance(end)
+        return True
 
     def run_until_idle(self, limit: float = INFINITE) -> float | None:
         """Advance until the cycle ends; return that time, or ``None`` if it never does.

@@ -1,9 +1,9 @@
 """The speed-0 shortcuts change nothing observable (spec §6.1, §7.1).
 
 Two real models get the same random sequence of messages, polls, device clears
-and control operations: one as configured (inert messages such as ``*IDN?`` owe
-their acquisition step until something may observe it; readings with unchanged
-settings reuse what those settings imply), one with both shortcuts switched off.
+and control operations: one as configured (readings with unchanged settings reuse
+what those settings imply; a steady continuous acquisition takes its per-message
+reading by a fused step), one with every shortcut switched off.
 Replies, and then every observable part of the state, must be identical.
 """
 
@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.keithley.instrument import OWED_MESSAGES_LIMIT
 from devices.keithley.mock_keithley import MockKeithley
-from devices.scpi import Reply
+from devices.keithley.reading import Reading
+from devices.keithley.reading_format import ReadingFormat6517B
 
 MESSAGES = (
     "*IDN?", "*IDN?", "*IDN?", "*OPT?", ":SYST:VERS?", "*IDN?;*IDN?", "*IDN?;*OPT?",
@@ -78,8 +78,8 @@ def make_pair(model: str) -> tuple[MockKeithley, MockKeithley]:
     """(with the shortcuts, without them): otherwise the same model."""
     fast = MockKeithley(model, speed=0)
     eager = MockKeithley(model, speed=0)
-    eager.defer_inert_messages = False
     eager.measurement.reuse_settings = False
+    eager.trigger_model.fast_steps = False
     return fast, eager
 
 
@@ -113,8 +113,7 @@ def act(device: MockKeithley, kind: str, argument: Any, now: float) -> Any:
 
 
 def observable(device: MockKeithley) -> dict[str, Any]:
-    """Everything a client or the control channel can see, after the owed steps."""
-    device.settle()
+    """Everything a client or the control channel can see."""
     return {
         "snapshot": device.snapshot(),
         "device_time": device.clock.device_time(0.0),
@@ -170,23 +169,57 @@ def test_long_runs_of_queries_match_eager_readings(
              + [("message", m) for m in setup] + [("message", q) for q in queries])
 
 
-def test_a_backlog_of_inert_messages_is_taken_in_full() -> None:
-    """More inert messages than the owed-step limit: numbers and times still match."""
-    count = 2 * OWED_MESSAGES_LIMIT + 7
-    fast, _ = run_both("6517B", [("message", ":SYST:ZCH OFF")]
-                       + [("message", "*IDN?")] * count)
-    latest = fast.latest
-    assert latest is not None and latest.number >= count
+@settings(max_examples=300, deadline=None)
+@given(
+    elements=st.frozensets(st.sampled_from(("READ", "TST", "RNUM", "CHAN", "UNIT", "STAT",
+                                            "ETEM", "HUM", "VSO")), min_size=1),
+    emit_channel=st.booleans(),
+    wrap_numbers=st.booleans(),
+    value=st.floats(-2.1e3, 2.1e3),
+    status=st.sampled_from(("N", "Z", "O", "U", "L", "R")),
+    function=st.sampled_from(("VOLT", "CURR", "RES", "CHAR")),
+    nominal_exponent=st.integers(-12, 3),
+    nominal_mantissa=st.sampled_from((2.0, 20.0, 200.0)),
+    digits=st.integers(4, 7),
+    timestamp=st.floats(0, 1e6),
+    number=st.integers(-1, 250000),
+)
+def test_one_template_formats_readings_as_field_by_field(
+    elements: frozenset[str], emit_channel: bool, wrap_numbers: bool, value: float,
+    status: str, function: str, nominal_exponent: int, nominal_mantissa: float, digits: int,
+    timestamp: float, number: int,
+) -> None:
+    """The 6517B ``format`` shortcut (one ``str.format``) prints what the fields do."""
+    formatter = ReadingFormat6517B(elements, emit_channel=emit_channel,
+                                   wrap_numbers=wrap_numbers)
+    nominal = nominal_mantissa * 10.0 ** nominal_exponent
+    reading = Reading(value * 10.0 ** nominal_exponent, status, function, nominal, digits,
+                      timestamp, timestamp, number)
+    expected = ",".join(formatter._fields(reading, timestamp, number, "RDNG#", False))
+    assert formatter.format(reading) == expected
+    if elements <= {"READ", "TST", "RNUM", "CHAN", "UNIT", "STAT"} and "READ" in elements:
+        assert formatter.template is not None  # the shortcut is really taken
 
 
-def test_inert_messages_owe_their_step_until_observed() -> None:
-    """The shortcut is really taken: ``*IDN?`` leaves the reading count alone, LAT? catches up."""
-    fast, eager = make_pair("6517B")
-    for device in (fast, eager):
-        device.receive(":SYST:ZCH OFF", 0.0)
-        for _ in range(5):
-            device.receive("*IDN?", 0.0)
-    assert fast.measurement.reading_counter < eager.measurement.reading_counter
-    latest: list[Reply] = fast.receive(":SENS:DATA:LAT?", 0.0)
-    assert latest == eager.receive(":SENS:DATA:LAT?", 0.0)
-    assert fast.measurement.reading_counter == eager.measurement.reading_counter
+@pytest.mark.parametrize("model", ["6517B", "6514"])
+@pytest.mark.parametrize("setup", [
+    "", ":TRIG:DEL 0.01", ":TRIG:COUN 3", ":TRIG:COUN 2;:INIT:CONT OFF;:INIT",
+    ":ARM:COUN 2;:TRIG:COUN 3", ":ARM:LAY2:DEL 0.05;:TRIG:COUN 3", ":TRIG:SOUR BUS",
+    ":TRIG:SOUR TIM;:TRIG:TIM 0.5",
+    ":SENS:VOLT:AVER ON;AVER:TCON REP", ":TRAC:FEED:CONT NEXT;:TRAC:POIN 4",
+    ":SYST:TSC OFF;:TRIG:DEL:AUTO ON",
+])
+def test_acquisition_steps_match_the_general_machine(model: str, setup: str) -> None:
+    """Trigger-model setups around the fused step (``step_steady``): same replies and state."""
+    queries = ["*IDN?", ":SENS:DATA:LAT?", "*TRG", ":FETC?", ":STAT:OPER:COND?"] * 6
+    run_both(model, [("message", ":SYST:ZCH OFF"), ("message", setup)]
+             + [("message", query) for query in queries])
+
+
+def test_the_fused_step_is_taken_at_power_on() -> None:
+    """Power-on continuous acquisition at speed 0: every message uses ``step_steady``."""
+    fast, _ = make_pair("6517B")
+    fast.receive(":SYST:ZCH OFF", 0.0)
+    assert fast.trigger_model.step_steady()
+    fast.trigger_model.fast_steps = False
+    assert not fast.trigger_model.step_steady()
