@@ -12,6 +12,7 @@ from devices.keithley.commands_common import (
     command,
     field,
     numeric,
+    reading_fetched,
     stored_only,
 )
 from devices.keithley.ranges import FUNCTIONS, NumericLimit
@@ -232,7 +233,7 @@ def _reply_latest(instrument: KeithleyInstrument) -> str:
 def _fetched(instrument: KeithleyInstrument) -> None:
     """A fetch consumes the reading: not fresh any more, RAV clears (F21, F38)."""
     instrument.fresh = False
-    instrument.update_measurement_status(reading_available=False)
+    reading_fetched(instrument)
 
 
 def _wait_for_reading(instrument: KeithleyInstrument, call: Call) -> None:

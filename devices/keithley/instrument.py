@@ -91,11 +91,15 @@ class KeithleyInstrument(ScpiInstrument):
         self.setup = self.default_setup("PRES")
         self.saved: list[Setup] = [self.default_setup("RST") for _ in range(SAVE_SLOTS)]
         self.posetup = "PRES" if config.power_on_state == "preset" else "RST"
-        self.trace = TraceBuffer(TraceSettings())
+        self.trace = TraceBuffer(TraceSettings(), bav_minimum=1 if self.model == "6517B"
+                                 and config.fidelity_has("F38", "bav_one_reading") else 2)
         self.measurement = Measurement(
             self.model, lambda: self.setup, self.signals, self.timing,
             lambda: self.line_frequency, self._auxiliary, config.zero_check_reading,
+            timestamp_at_start=config.fidelity_has("F30", "timestamp_at_start"),
         )
+        self.measurement.pipeline.median_sets_filter_bit = not config.fidelity_has(
+            "F29", "median_no_filter_bit")
         self.trigger_model = TriggerModel(
             lambda: self.setup.layers(), _Acquisition(self), lambda: self.setup.continuous,
             self._trigger_delay, lambda: self.setup.trigger,
@@ -140,7 +144,9 @@ class KeithleyInstrument(ScpiInstrument):
     def default_setup(self, which: str) -> Setup:
         """A fresh *RST (``RST``) or :SYST:PRES (``PRES``) setup for this model."""
         factory = rst_setup if which == "RST" else preset_setup
-        setup = factory(self.model, zero_check=self.config.zero_check_default)
+        setup = factory(self.model, zero_check=self.config.zero_check_default,
+                        per_function_filters=self.config.fidelity_has("F31",
+                                                                      "per_function_filters"))
         for settings in setup.functions.values():
             settings.nplc = self.config.nplc_default
         if self.model == "6517B" and self.config.fidelity_has("F40", "hsc_default_on"):
@@ -429,7 +435,7 @@ class KeithleyInstrument(ScpiInstrument):
             if self.model == "6514":
                 formatter = ReadingFormat6514(
                     frozenset(fmt.elements),
-                    not self.config.fidelity_has("F29", "median_no_filter_bit"))
+                    short_overflow=self.config.fidelity_has("F29", "short_overflow"))
             else:
                 formatter = ReadingFormat6517B(
                     frozenset(fmt.elements),

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from devices.keithley.pipeline import InputConditions, ReadingPipeline, SteadyConversions
 from devices.keithley.ranges import Model
 from devices.keithley.reading import NO_HUMIDITY, NO_TEMPERATURE, Reading
-from devices.keithley.reading_format import wrap_reading_number, wrap_timestamp
+from devices.keithley.reading_format import wrap_timestamp
 from devices.keithley.signal import SignalSimulator
 from devices.keithley.state import Setup
 from devices.keithley.timing import TimingModel
@@ -64,6 +64,8 @@ class Measurement:
     zero_check_mode: str = "invalid_value"
     timestamp_origin: float = 0.0
     reading_counter: int = 0
+    #: F30 alternative: stamp a reading at the start of its first conversion.
+    timestamp_at_start: bool = False
     zero_offsets: dict[str, float] = field(default_factory=dict)
     reuse_settings: bool = True
     pipeline: ReadingPipeline = field(init=False)
@@ -88,11 +90,11 @@ class Measurement:
         steady = self._steady
         if steady is not None and steady.conversions.usable():
             value, status, end = steady.conversions.convert(start)
-            timestamp = wrap_timestamp(max(end - self.timestamp_origin, 0.0), self.model)
+            stamped = start if self.timestamp_at_start else end
+            timestamp = wrap_timestamp(max(stamped - self.timestamp_origin, 0.0), self.model)
             # tuple.__new__ skips the generated ``Reading.__new__``: half the cost per reading.
             return _new_tuple(Reading, (value, status, steady.function, steady.nominal,
-                                        steady.digits, end, timestamp,
-                                        wrap_reading_number(self.reading_counter),
+                                        steady.digits, end, timestamp, self.reading_counter,
                                         *steady.tail))
         reading = self._take(start)
         if self.reuse_settings and not self._changing:
@@ -137,9 +139,10 @@ class Measurement:
             settings.range_once = False
             settings.range_auto = False
         temperature, humidity, vsource = self.auxiliary()
-        timestamp = wrap_timestamp(max(outcome.time - self.timestamp_origin, 0.0), self.model)
-        return outcome.to_reading(settings.digits, timestamp,
-                                  wrap_reading_number(self.reading_counter), temperature,
+        stamped = outcome.start if self.timestamp_at_start else outcome.time
+        timestamp = wrap_timestamp(max(stamped - self.timestamp_origin, 0.0), self.model)
+        # The formatter wraps the number (F30: unless no_rnum_wrap).
+        return outcome.to_reading(settings.digits, timestamp, self.reading_counter, temperature,
                                   humidity, vsource)
 
     def acquire_zero(self, function: str) -> None:

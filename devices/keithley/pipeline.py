@@ -153,6 +153,8 @@ class _ReadingPlan(NamedTuple):
     t_conv: float
     conversions: int
     filtered: bool
+    #: 6514 status bit 1; F29 alternative: the median filter alone does not set it.
+    filter_bit: bool
     stack: _FilterStack
 
 
@@ -239,6 +241,8 @@ class ReadingPipeline:
 
     def __init__(self, model: str, signals: SignalSimulator, timing: TimingModel) -> None:
         self.model = model
+        #: F29 alternative (6514): only the average filter sets status bit 1.
+        self.median_sets_filter_bit = True
         self.signals = signals
         self.timing = timing
         self._filters: dict[str, _FilterStack] = {}
@@ -286,7 +290,7 @@ class ReadingPipeline:
         return ReadingOutcome(
             value=value, status=status, function=function, range_nominal=rng.nominal,
             start=start, time=t, conversions=conversions,
-            filtered=plan.filtered,
+            filtered=plan.filter_bit,
             relative=sense.reference_state, zero_check=conditions.zero_check,
             zero_correct=conditions.zero_correct, math=conditions.math, range_changed=changed,
         )
@@ -324,6 +328,8 @@ class ReadingPipeline:
                                                conditions.autozero),
             conversions=self.timing.conversions_per_reading(filters),
             filtered=filters.median or averaging_active(filters),
+            filter_bit=(filters.median and self.median_sets_filter_bit)
+            or averaging_active(filters),
             stack=self._stack(function, filters, rng.nominal),
         )
         return plan

@@ -410,7 +410,8 @@ class ReadingFormat6514:
     """How the 6514 prints readings: READ, TIME, STAT as signed 7-digit numbers, no units."""
 
     elements: frozenset[str] = DEFAULT_ELEMENTS_6514
-    median_sets_filter_bit: bool = True
+    #: F29 alternative: an overflow READ prints the short literal ``+9.9E37``.
+    short_overflow: bool = False
 
     @property
     def reading_only(self) -> bool:
@@ -433,11 +434,11 @@ class ReadingFormat6514:
         fields: list[str] = []
         if "READ" in self.elements:
             # Overflow and zero-check values are the literal 9.9E37 / 9.91E37.
-            fields.append(format_sci7(reading.value))
+            overflow = self.short_overflow and reading.status == "O"
+            fields.append(SHORT_SPECIAL_TEXT[OVERFLOW_VALUE] if overflow
+                          else format_sci7(reading.value))
         if "TIME" in self.elements:
             fields.append(format_sci7(timestamp))
         if "STAT" in self.elements:
-            word = status_word_6514(reading,
-                                    median_sets_filter_bit=self.median_sets_filter_bit)
-            fields.append(format_sci7(word))
+            fields.append(format_sci7(status_word_6514(reading)))
         return fields

@@ -440,7 +440,6 @@ def test_f29_median_filter_bit(option: str, median_bit: int) -> None:
     assert [word & 2 for word in words] == [0, median_bit]
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS + " (pipeline.py: filtered ignores the median)")
 def test_f29_median_no_filter_bit_keeps_the_average_filter_bit() -> None:
     words = stat_words(device("6514", F29="median_no_filter_bit"), "MED OFF;:AVER ON")
     assert [word & 2 for word in words] == [2]
@@ -456,7 +455,6 @@ def test_f29_default_6514_overflow_has_seven_digits() -> None:
     assert overflow_reading() == "+9.900000E+37"
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS + " (reading_format.py)")
 def test_f29_short_overflow_prints_the_short_literal() -> None:
     assert overflow_reading(F29="short_overflow") == "+9.9E37"
 
@@ -472,7 +470,6 @@ def test_f30_default_reading_numbers_wrap_after_99999() -> None:
     assert reading_numbers(device()) == ["+99999", "+00000", "+00001"]
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS + " (measurement.py wraps the counter itself)")
 def test_f30_no_rnum_wrap_counts_on() -> None:
     assert reading_numbers(device(F30="no_rnum_wrap")) == ["+99999", "+100000", "+100001"]
 
@@ -482,7 +479,6 @@ def timestamps(dev: MockKeithley) -> list[float]:
     return [float(text) for text in replies[0].split(",")]
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS + " (measurement.py)")
 def test_f30_timestamp_at_start_is_where_the_previous_reading_ended() -> None:
     at_end, at_start = timestamps(device()), timestamps(device(F30="timestamp_at_start"))
     # Trigger delay 0: each reading starts when the one before it ends.
@@ -507,7 +503,6 @@ def test_f31_per_function_filter_setups_are_separate_objects() -> None:
     assert separate["VOLT"].filters == shared["VOLT"].filters
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS + " (instrument.default_setup)")
 def test_f31_per_function_filters_keep_each_function_s_own_settings() -> None:
     dev = device("6514", F31="per_function_filters")
     assert lines(dev, "*RST", "SENS:CURR:MED ON", "SENS:VOLT:MED?", "SENS:CURR:MED?") == [
@@ -593,7 +588,6 @@ def test_f38_trace_bav_minimum() -> None:
     assert not TraceBuffer(buf.settings, buf.entries).available  # default: two
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS + " (instrument.py creates the TraceBuffer)")
 def test_f38_bav_one_reading_sets_bav_from_the_first_reading() -> None:
     assert one_stored_reading(device(F38="bav_one_reading")) & BAV
 
@@ -613,7 +607,6 @@ def test_f38_default_fetch_clears_rav() -> None:
     assert int(lines(dev, "STAT:MEAS:COND?")[0]) & RAV == 0
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS + " (commands_measure._fetched)")
 def test_f38_rav_sticky_survives_a_fetch() -> None:
     dev = device(F38="rav_sticky")
     assert one_stored_reading(dev) & RAV
