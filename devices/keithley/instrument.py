@@ -139,6 +139,7 @@ class KeithleyInstrument(ScpiInstrument):
             numeric_up_down=config.numeric_up_down,
             execution_errors_abort=config.fidelity_choice("F7") == "discard",
             max_queued_characters=config.max_message_length,
+            join_queries=config.fidelity_choice("F4") != "separate",
         )
 
     def default_setup(self, which: str) -> Setup:

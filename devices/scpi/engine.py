@@ -40,7 +40,11 @@ class Reply(NamedTuple):
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """Behaviour switches (spec §1.3, §1.6, §3, §9.1, §10 F5/F7/F8/F9)."""
+    """Behaviour switches (spec §1.3, §1.6, §3, §9.1, §10 F4/F5/F7/F8/F9).
+
+    ``join_queries``: the replies of one message's queries form one line joined
+    with ``;`` (F4); otherwise each query answers with its own line.
+    """
 
     lenient: bool = False
     error_queue_depth: int = 10
@@ -49,6 +53,7 @@ class EngineOptions:
     numeric_up_down: NumericUpDown = "reject"
     execution_errors_abort: bool = True
     max_queued_characters: int = 2048
+    join_queries: bool = True
 
 
 @dataclass
@@ -249,7 +254,9 @@ class Engine(Generic[T]):
         self._results = []
         if not results:
             return []
-        return [Reply(";".join(results), time)]
+        if len(results) == 1 or self._options.join_queries:
+            return [Reply(";".join(results), time)]
+        return [Reply(result, time) for result in results]
 
     def _duration(self, command: Command[Any], call: Call) -> float:
         duration = command.duration

@@ -353,7 +353,6 @@ def test_f25_buffer_retained_keeps_readings_over_a_power_cycle() -> None:
 NEEDS = "alternative not wired yet: needs a change in a file another helper was editing"
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS + " (devices/scpi/engine.py)")
 def test_f4_separate_answers_each_query_on_its_own_line() -> None:
     assert lines(device(F4="separate"), "*RST;*OPC?;*OPC?") == ["1", "1"]
 
@@ -688,6 +687,13 @@ async def test_f39_over_a_socket(fidelity: dict[str, str], codes: list[str]) -> 
         writer.write(b"*RST\n:FORM:DATA REAL\n:ROUT:CLOS (@1)\n")
         replies = [await query(stream, ":SYST:ERR?") for _ in codes]
         assert [reply.split(",")[0] for reply in replies] == codes
+
+
+async def test_f4_separate_reply_lines_over_a_socket() -> None:
+    async with served(fidelity={"F4": "separate"}) as stream:
+        assert await query(stream, "*RST;*OPC?;*IDN?") == "1"
+        async with asyncio.timeout(WAIT):
+            assert (await stream[0].readuntil(b"\n")).startswith(b"KEITHLEY INSTRUMENTS")
 
 
 @pytest.mark.xfail(strict=True, reason=NEEDS + " (framer / mock_server.py)")
