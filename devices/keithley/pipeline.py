@@ -203,6 +203,8 @@ class SteadyConversions:
         t = start
         output: float | None = None
         overflow = False
+        # Two loops rather than a filter test per conversion: at speed 0 this runs for
+        # every message (§6.1).
         if self.filtered:
             stack = self.stack
             stack.begin_reading()
