@@ -36,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
     from harness.serial.cli_support import run_bridge
 
     directory = record_directory(args)
-    if 0 <= args.port <= 65535:  # otherwise run_bridge explains the valid range
-        check_listen(args.host, args.port)
+    check_listen(args.host, args.port)
     run_directory_root()
     return run_bridge(args, record_dir=directory, redact_serial=args.redact_serial)

@@ -6,7 +6,7 @@ import argparse
 import ipaddress
 import logging
 import sys
-from typing import TypeAlias
+from typing import TextIO, TypeAlias
 
 #: What ``add_subparsers`` returns; each command module adds itself to it.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -53,6 +53,22 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def add_listen_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--host`` and ``--port`` of a command serving one TCP port."""
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=port_number, default=0,
+                        help="TCP port (default 0: a free port, printed when ready)")
+
+
+def warn_if_exposed(command: str, host: str, peer: str, stream: TextIO | None = None) -> None:
+    """Warn on ``stream`` (stderr) that ``host`` lets other machines talk to ``peer``."""
+    if not is_loopback(host):
+        print(f"hil {command}: warning: listening on {host!r}, not a loopback address: anyone "
+              f"who can reach this machine can talk to the {peer}",
+              file=stream or sys.stderr, flush=True)
 
 
 def common_options() -> argparse.ArgumentParser:

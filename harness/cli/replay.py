@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
-import sys
 from typing import TYPE_CHECKING
 
 from harness.cli.errors import EXIT_FAILED, EXIT_OK, CommandError
-from harness.cli.options import Subcommands, common_options, is_loopback, port_number, speed_factor
+from harness.cli.options import (
+    Subcommands,
+    add_listen_arguments,
+    common_options,
+    speed_factor,
+    warn_if_exposed,
+)
 from harness.cli.preflight import check_listen
+from harness.cli.serving import serve_until_stopped
 
 if TYPE_CHECKING:
     from harness.recording import CassettePlayer
@@ -46,10 +51,7 @@ def register(commands: Subcommands) -> None:
     parser.add_argument("--speed", type=speed_factor, default=0.0,
                         help="0 replies at once (default), 1 with the recorded delays, "
                              "2 twice as fast")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=port_number, default=0,
-                        help="TCP port (default 0: a free port, printed when ready)")
+    add_listen_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON line when ready and one when done, instead of text")
     parser.set_defaults(run=run)
@@ -58,9 +60,7 @@ def register(commands: Subcommands) -> None:
 def run(args: argparse.Namespace) -> int:
     player = load_player(args)
     check_listen(args.host, args.port)
-    if not is_loopback(args.host):
-        print(f"hil replay: warning: listening on {args.host!r}, not a loopback address",
-              file=sys.stderr, flush=True)
+    warn_if_exposed("replay", args.host, "replayed cassette")
     asyncio.run(serve(player, args))
     problems = player.report()
     if args.json:
@@ -89,19 +89,9 @@ async def serve(player: CassettePlayer, args: argparse.Namespace) -> None:
     """Serve ``player`` until SIGINT or SIGTERM."""
     from harness.recording import ReplayServer
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     server = ReplayServer(player, host=args.host, port=args.port)
-    try:
-        await server.start_task
-        print(ready_message(player, args, server.port or args.port), flush=True)
-        await stop.wait()
-    finally:
-        await server.close()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    await serve_until_stopped(server, args.host, args.port,
+                              lambda port: ready_message(player, args, port))
 
 
 def ready_message(player: CassettePlayer, args: argparse.Namespace, port: int) -> str:

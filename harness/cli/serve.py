@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from typing import TYPE_CHECKING
 
 from harness.cli.errors import CommandError
@@ -16,10 +15,10 @@ from harness.cli.options import (
     TERMINATOR_NAMES,
     Subcommands,
     common_options,
-    is_loopback,
     port_number,
     positive_count,
     speed_factor,
+    warn_if_exposed,
 )
 from harness.cli.preflight import (
     check_listen_addresses,
@@ -139,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
     if directory:
         specs = [dataclasses.replace(spec, record_dir=directory,
                                      redact_serial=args.redact_serial) for spec in specs]
-    warn_if_exposed(specs)
+    for host in dict.fromkeys(spec.host for spec in specs):
+        warn_if_exposed("serve", host, "emulator")
     run_directory_root()
     check_listen_addresses(specs)
     return serve_fleet(specs, json_output=args.json)
@@ -171,10 +171,3 @@ def device_specs(args: argparse.Namespace) -> list[DeviceSpec]:
         return specs_for(device, count, strict=strict, **settings)
     except SpecError as e:
         raise CommandError(str(e)) from None
-
-
-def warn_if_exposed(specs: list[DeviceSpec]) -> None:
-    for host in dict.fromkeys(spec.host for spec in specs):
-        if not is_loopback(host):
-            print(f"hil serve: warning: listening on {host!r}, not a loopback address: anyone "
-                  "who can reach this machine can talk to the emulator", file=sys.stderr)

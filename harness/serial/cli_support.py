@@ -1,26 +1,20 @@
-"""What ``hil bridge`` and ``hil serve --pty`` run; the CLI only parses and calls these.
+"""What ``hil bridge`` runs; the CLI only parses and calls these.
 
 ``add_bridge_arguments(parser)`` and ``run_bridge(args)`` make ``hil bridge``: a
 supervised bridge process (restarted if it dies) in front of the instrument at
-``--serial URL``. ``open_pty(server)`` serves an in-process ``MockServer``'s
-device on a pseudo-terminal too, for ``hil serve --pty``.
+``--serial URL``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
+from harness.cli.errors import EXIT_USAGE
+from harness.cli.options import add_listen_arguments, warn_if_exposed
 from harness.serial.errors import SerialEndpointError
-from harness.serial.pty_endpoint import PtyEndpoint
 from harness.serial.settings import TERMINATORS
-
-if TYPE_CHECKING:
-    from devices.keithley.mock_server import MockServer
-
-EXIT_USAGE = 2
 
 BRIDGE_EPILOG = """\
 examples:
@@ -54,10 +48,7 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the instrument's RS-232 terminator (default lf)")
     parser.add_argument("--terminator", default="lf", choices=tuple(TERMINATORS),
                         help="the TCP client's terminator (default lf)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=int, default=0,
-                        help="TCP port (default 0: a free port, printed when ready)")
+    add_listen_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON line when ready instead of a table")
 
@@ -70,7 +61,6 @@ def run_bridge(args: argparse.Namespace, *, record_dir: str = "", redact_serial:
     recorded into its own cassette there; ``redact_serial`` zeroes the
     instrument's serial number in them.
     """
-    from harness.cli.options import is_loopback
     from harness.supervisor.bridge import bridge_spec
     from harness.supervisor.serve import serve_fleet
 
@@ -83,26 +73,9 @@ def run_bridge(args: argparse.Namespace, *, record_dir: str = "", redact_serial:
     except (SerialEndpointError, ValueError) as e:
         print(f"hil bridge: {e}", file=error_stream, flush=True)
         return EXIT_USAGE
-    if not is_loopback(args.host):
-        print(f"hil bridge: warning: listening on {args.host!r}, not a loopback address: anyone "
-              "who can reach this machine can talk to the instrument", file=error_stream,
-              flush=True)
+    warn_if_exposed("bridge", args.host, "instrument", error_stream)
     return serve_fleet([spec], json_output=args.json, stream=stream, error_stream=error_stream,
                        command="hil bridge")
-
-
-async def open_pty(server: MockServer, *, pace: bool = False,
-                   link: str | os.PathLike[str] | None = None) -> PtyEndpoint:
-    """Serve ``server``'s device on a pseudo-terminal as well; close it before the server.
-
-    Terminators and line settings come from the server's configuration. One
-    interface at a time, as on the instrument: replies released by a poll go
-    to the transport that polls first.
-    """
-    endpoint = PtyEndpoint.for_keithley(server.config, device=server.device, pace=pace,
-                                        link=link, name=server.name, log=server.log)
-    await endpoint.start()
-    return endpoint
 
 
 def _stop_bits(value: float) -> float:

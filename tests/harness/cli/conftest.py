@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.process_probes import still_running
+from tests.process_probes import descendants_of, still_running
 
 #: Start-up includes imports and a fork server; the machine is shared.
 START_WAIT = 60.0
@@ -32,26 +32,6 @@ START_WAIT = 60.0
 WAIT = 20.0
 HIL = (sys.executable, "-m", "harness.cli")
 REPOSITORY = Path(__file__).resolve().parents[3]
-
-
-def process_tree(root: int) -> set[int]:
-    """Live descendants of ``root`` (from /proc; zombies excluded)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            state, parent = (entry / "stat").read_text().rpartition(")")[2].split()[:2]
-            if state not in ("Z", "X"):
-                parents.setdefault(int(parent), []).append(int(entry.name))
-    found: set[int] = set()
-    waiting = [root]
-    while waiting:
-        for child in parents.get(waiting.pop(), []):
-            if child not in found:
-                found.add(child)
-                waiting.append(child)
-    return found
 
 
 class HilProcess:
@@ -90,7 +70,7 @@ class HilProcess:
     def ready(self) -> dict[str, Any]:
         """The ``--json`` readiness object; remembers the processes started so far."""
         report: dict[str, Any] = json.loads(self.read_line())
-        self.started |= process_tree(self.pid)
+        self.started |= descendants_of(self.pid)
         return report
 
     def interrupt(self) -> int:
@@ -98,7 +78,7 @@ class HilProcess:
         return self.stop(signal.SIGINT, group=True)
 
     def stop(self, signum: int, *, group: bool = False) -> int:
-        self.started |= process_tree(self.pid)
+        self.started |= descendants_of(self.pid)
         if group:
             os.killpg(self.pid, signum)
         else:
@@ -120,7 +100,7 @@ class HilProcess:
     def close(self) -> set[int]:
         """Stop it if it still runs; the processes it started that are still alive."""
         if self.popen.returncode is None:
-            self.started |= process_tree(self.pid)
+            self.started |= descendants_of(self.pid)
             self.popen.terminate()
             try:
                 self.popen.wait(WAIT)

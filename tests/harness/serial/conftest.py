@@ -88,11 +88,6 @@ class Endpoints:
         await endpoint.start()
         return endpoint
 
-    def closes(self, endpoint: PtyEndpoint) -> PtyEndpoint:
-        """Close an endpoint started elsewhere at teardown."""
-        self._closers.append(endpoint.close)
-        return endpoint
-
     async def mock(self, **kwargs: Any) -> MockServer:
         """The same emulator on TCP (``speed=0`` unless given)."""
         kwargs.setdefault("speed", 0)

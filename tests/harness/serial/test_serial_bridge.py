@@ -211,18 +211,17 @@ async def test_bad_settings_raise_before_anything_starts(
 
 async def test_a_port_that_cannot_be_opened_fails_start_without_listening(
         endpoints: Endpoints) -> None:
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
-    bridge = BridgeServer(f"socket://127.0.0.1:{port}")
-    try:
-        with pytest.raises(SerialOpenError, match="cannot open"):
-            await bridge.start_task
-        assert bridge.port == 0
-        assert not bridge.port_open
-    finally:
-        await bridge.close()
+    # Bound but not listening: connections are refused, and nobody else gets the port.
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        bridge = BridgeServer(f"socket://127.0.0.1:{refusing.getsockname()[1]}")
+        try:
+            with pytest.raises(SerialOpenError, match="cannot open"):
+                await bridge.start_task
+            assert bridge.port == 0
+            assert not bridge.port_open
+        finally:
+            await bridge.close()
 
 
 async def test_a_file_that_is_not_a_terminal_is_refused_at_start(endpoints: Endpoints) -> None:

@@ -13,7 +13,6 @@ import serial
 
 from devices.scpi import Reply
 from harness.serial import LineSettings, PtyEndpoint, PtyError
-from harness.serial.cli_support import open_pty
 
 if TYPE_CHECKING:
     from conftest import Endpoints, SerialClients
@@ -233,10 +232,11 @@ async def test_closing_the_endpoint_gives_clients_an_error_not_a_hang(
         await asyncio.wait_for(port.read(1), WAIT)
 
 
-async def test_open_pty_serves_a_mock_servers_device_on_a_pty_too(
+async def test_a_mock_servers_device_is_served_on_a_pty_too(
         endpoints: Endpoints, serial_clients: SerialClients) -> None:
     server = await endpoints.mock(terminator=b"\r")
-    pty = endpoints.closes(await open_pty(server))
+    pty = await endpoints.started_pty(PtyEndpoint.for_keithley(
+        server.config, device=server.device, name=server.name, log=server.log))
     tcp = await endpoints.client(server.port, terminator=b"\r")
     await tcp.write_str(":SENS:VOLT:NPLC 7")
     assert await endpoints.query(tcp, "*OPT?") == "0"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -24,23 +23,18 @@ from harness.supervisor import (
     Supervisor,
     parse_fleet,
 )
+from tests.process_probes import still_running
 
 if TYPE_CHECKING:
     from conftest import SerialClients
 
 WAIT = 10.0
 IDN_6517B = b"KEITHLEY INSTRUMENTS INC.,MODEL 6517B,4114292,A13/700x \n"
-
-
-def process_handles(pids: list[int]) -> list[int]:
-    """pidfds of the processes still alive; each becomes readable when its process ends."""
-    handles = []
-    for pid in pids:
-        try:
-            handles.append(os.pidfd_open(pid))
-        except ProcessLookupError:
-            continue
-    return handles
+#: ``run_bridge`` behind a bare parser of ``add_bridge_arguments``, as a command line.
+RUN_BRIDGE = (sys.executable, "-c",
+              "import argparse, sys; from harness.serial.cli_support import add_bridge_arguments, "
+              "run_bridge; p = argparse.ArgumentParser(); add_bridge_arguments(p); "
+              "sys.exit(run_bridge(p.parse_args(sys.argv[1:])))")
 
 
 @pytest.fixture
@@ -50,14 +44,9 @@ def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
         yield sup
     finally:
         pids = [pid for pid in (sup.fork_server_pid, *(e.pid for e in sup.endpoints)) if pid]
-        handles = process_handles(pids)
-        try:
-            sup.close()
-            readable, _, _ = select.select(handles, [], [], WAIT)
-            assert len(readable) == len(handles), "processes left running after close()"
-        finally:
-            for handle in handles:
-                os.close(handle)
+        sup.close()
+        leftover = still_running(pids, WAIT)
+        assert not leftover, f"processes left running after close(): {sorted(leftover)}"
 
 
 def tcp_query(endpoint: Endpoint, message: bytes) -> bytes:
@@ -137,11 +126,8 @@ def test_hil_bridge_command_runs_until_sigint(tmp_path: Path,
     runtime = tmp_path / "xdg"
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    script = ("import argparse, sys; from harness.serial.cli_support import add_bridge_arguments, "
-              "run_bridge; p = argparse.ArgumentParser(); add_bridge_arguments(p); "
-              "sys.exit(run_bridge(p.parse_args(sys.argv[1:])))")
     process = subprocess.Popen(
-        [sys.executable, "-c", script, "--serial", "loop://", "--baud", "57600",
+        [*RUN_BRIDGE, "--serial", "loop://", "--baud", "57600",
          "--instrument-terminator", "cr", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -164,10 +150,7 @@ def test_hil_bridge_command_runs_until_sigint(tmp_path: Path,
 
 
 def test_hil_bridge_command_reports_bad_settings_with_exit_code_2() -> None:
-    script = ("import argparse, sys; from harness.serial.cli_support import add_bridge_arguments, "
-              "run_bridge; p = argparse.ArgumentParser(); add_bridge_arguments(p); "
-              "sys.exit(run_bridge(p.parse_args(sys.argv[1:])))")
-    result = subprocess.run([sys.executable, "-c", script, "--serial", "loop://", "--baud",
+    result = subprocess.run([*RUN_BRIDGE, "--serial", "loop://", "--baud",
                              "12345"], capture_output=True, text=True, timeout=WAIT * 3)
     assert result.returncode == 2
     assert "hil bridge: baud rate 12345 is not a standard rate" in result.stderr
