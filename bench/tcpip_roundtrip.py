@@ -170,30 +170,26 @@ async def raw_client(port: int) -> AsyncIterator[RoundTrip]:
 
 
 async def open_variants(
-    stack: contextlib.AsyncExitStack, tcpip: ModuleType
+    stack: contextlib.AsyncExitStack, tcpip: ModuleType, names: list[str]
 ) -> dict[str, RoundTrip]:
-    """Start every variant's server and client; all are closed by ``stack``."""
+    """Start the server and client of each variant in ``names``; all are closed by ``stack``."""
     server_class = make_echo_server_class(tcpip)
-    round_trips: dict[str, RoundTrip] = {}
 
-    async def tcpip_server() -> Any:
-        server = await stack.enter_async_context(server_class(port=0, host=HOST, log=log))
-        return server
+    async def open_variant(name: str) -> RoundTrip:
+        if name == "blocking":
+            return open_blocking_variant(stack)
+        # "tcpip" and "tcpip_srv" use our server, "tcpip" and "tcpip_cli" our client.
+        if name in ("tcpip", "tcpip_srv"):
+            server = await stack.enter_async_context(server_class(port=0, host=HOST, log=log))
+            port: int = server.port
+        else:
+            port = await stack.enter_async_context(raw_server())
+        if name in ("tcpip", "tcpip_cli"):
+            client = tcpip.Client(HOST, port, log, terminator=TERMINATOR)
+            return tcpip_round_trip(await stack.enter_async_context(client))
+        return await stack.enter_async_context(raw_client(port))
 
-    async def tcpip_client(port: int) -> Any:
-        client = tcpip.Client(HOST, port, log, terminator=TERMINATOR)
-        return await stack.enter_async_context(client)
-
-    server = await tcpip_server()
-    round_trips["tcpip"] = tcpip_round_trip(await tcpip_client(server.port))
-    port = await stack.enter_async_context(raw_server())
-    round_trips["asyncio"] = await stack.enter_async_context(raw_client(port))
-    server = await tcpip_server()
-    round_trips["tcpip_srv"] = await stack.enter_async_context(raw_client(server.port))
-    port = await stack.enter_async_context(raw_server())
-    round_trips["tcpip_cli"] = tcpip_round_trip(await tcpip_client(port))
-    round_trips["blocking"] = open_blocking_variant(stack)
-    return round_trips
+    return {name: await open_variant(name) for name in names}
 
 
 def open_blocking_variant(stack: contextlib.AsyncExitStack) -> RoundTrip:
@@ -415,8 +411,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     tcpip = importlib.import_module(args.module)
     async with contextlib.AsyncExitStack() as stack:
-        all_round_trips = await open_variants(stack, tcpip)
-        round_trips = {name: all_round_trips[name] for name in args.variant_names}
+        round_trips = await open_variants(stack, tcpip, args.variant_names)
         orders = round_orders(list(round_trips))
         await settle(round_trips, orders, args.settle, args.iterations // args.rounds)
         results = await run_rounds(round_trips, orders, args.rounds, args.iterations, args.warmup)

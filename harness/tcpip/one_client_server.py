@@ -90,7 +90,7 @@ class OneClientServer(BaseClientOrServer):
                 )
                 await close_stream_writer(writer)
                 return
-            if self._closing or self.done_task.done():
+            if self._closing:
                 self.log.info("Rejecting the connection from %s: the server is closed", peer)
                 await close_stream_writer(writer)
                 return
@@ -159,10 +159,8 @@ class OneClientServer(BaseClientOrServer):
                 self.log.exception("Failed to close the client")
         finally:
             try:
-                server = self._server
-                if server is not None:
-                    self._server = None
-                    server.close()
+                # Reached without `_close_server` when the wait for the writer is cancelled.
+                self._stop_listening()
                 await self._cancel_background_tasks()
             finally:
                 if not self.done_task.done():
@@ -182,13 +180,19 @@ class OneClientServer(BaseClientOrServer):
         except Exception as e:
             self.log.warning("Failed to close the client writer: %r; closing the server anyway", e)
 
-    async def _close_server(self) -> None:
+    def _stop_listening(self) -> asyncio.Server | None:
+        """Close the listening sockets at once; return the server, if there was one."""
         server = self._server
+        if server is not None:
+            self.log.info("Closing the server")
+            self._server = None
+            server.close()
+        return server
+
+    async def _close_server(self) -> None:
+        server = self._stop_listening()
         if server is None:
             return
-        self.log.info("Closing the server")
-        self._server = None
-        server.close()
         try:
             async with asyncio.timeout(CLOSE_WAIT_TIME):
                 await server.wait_closed()

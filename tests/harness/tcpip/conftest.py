@@ -1,9 +1,10 @@
 """Shared fixtures for the harness.tcpip acceptance tests (spec §19).
 
-Test modules get everything through fixtures. For type annotations they may
-import the classes below under ``if TYPE_CHECKING:`` (``from conftest import
-Loopback``): conftest modules outside packages all share the module name
-``conftest``, so importing from it at run time is not reliable.
+Test modules get everything through fixtures, and plain values from the helper
+modules ``tests.harness.tcpip.bounds`` and ``tests.harness.tcpip.io_calls``. For
+type annotations they may import the classes below under ``if TYPE_CHECKING:``
+(``from conftest import Loopback``): conftest modules outside packages all share
+the module name ``conftest``, so importing from it at run time is not reliable.
 
 The main fixture is ``loopback``: it builds started servers and connected
 clients on 127.0.0.1 with port 0 and closes every one of them at teardown,
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -23,11 +23,8 @@ from typing import Any, TypeVar, cast, overload
 import pytest
 
 from harness import tcpip
-
-# Generous bounds (§19.2 T1): the machine has 2 cores shared with other jobs.
-MONITOR_BOUND = 0.5  # "within one monitor interval" for the default 0.1 s
-SOON = 1.0  # "soon"
-STD_WAIT = 5.0  # upper bound for things that should happen promptly (connect, start)
+from tests.harness.tcpip.bounds import MONITOR_BOUND, SOON, STD_WAIT
+from tests.harness.tcpip.io_calls import IO_CALLS
 
 ServerT = TypeVar("ServerT", bound=tcpip.OneClientServer)
 ObjectT = TypeVar("ObjectT", bound=tcpip.BaseClientOrServer)
@@ -163,16 +160,25 @@ class Loopback:
         kwargs.setdefault("log", self.log)
         client = await self.enter(tcpip.Client(host=server.host, port=server.port, **kwargs))
         if wait_connected:
-            await asyncio.wait_for(server.connected_task, STD_WAIT)
+            await self.wait_done(server.connected_task)
         return client
+
+    async def connected_pair(self) -> tuple[tcpip.OneClientServer, tcpip.Client]:
+        """A started ``server()`` and a ``client()`` it has accepted."""
+        server = await self.server()
+        return server, await self.client(server)
 
     async def raw_connection(
         self, host: str, port: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A plain asyncio connection, closed at teardown."""
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), STD_WAIT)
-        self.stack.push_async_callback(_close_writer_quietly, writer)
+        self.close_writer_at_teardown(writer)
         return reader, writer
+
+    def close_writer_at_teardown(self, writer: asyncio.StreamWriter) -> None:
+        """Register closing ``writer`` (a raw connection) for teardown."""
+        self.stack.push_async_callback(_close_writer_quietly, writer)
 
     async def assert_refused(self, host: str, port: int) -> None:
         """Assert that a new TCP connection to ``host:port`` is refused."""
@@ -185,9 +191,9 @@ class Loopback:
 
     async def assert_io_not_connected(self, obj: tcpip.BaseClientOrServer) -> None:
         """Assert every read and write method of ``obj`` raises ConnectionError at once."""
-        for name, make_call in io_calls(obj):
+        for name, call in IO_CALLS.items():
             with pytest.raises(ConnectionError):
-                await asyncio.wait_for(make_call(), SOON)
+                await asyncio.wait_for(call(obj), SOON)
                 pytest.fail(f"{name} did not raise ConnectionError")
 
     async def wait_until(
@@ -204,33 +210,6 @@ class Loopback:
     async def wait_done(self, future: Awaitable[Any], within: float = STD_WAIT) -> Any:
         """Await ``future`` for at most ``within`` s (shielded: a timeout does not cancel it)."""
         return await asyncio.wait_for(asyncio.shield(future), within)
-
-
-class OneInt(ctypes.Structure):
-    """A tiny struct for the ``read_into``/``write_from`` methods."""
-
-    _pack_ = 1
-    _fields_ = [("value", ctypes.c_int32)]
-
-
-def io_calls(
-    obj: tcpip.BaseClientOrServer,
-) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
-    """Every public read and write method of ``obj``, each as a call with valid arguments."""
-    return [
-        ("read_json", lambda: obj.read_json()),
-        ("read_str", lambda: obj.read_str()),
-        ("read(1)", lambda: obj.read(1)),
-        ("readexactly(1)", lambda: obj.readexactly(1)),
-        ("readline", lambda: obj.readline()),
-        ("readuntil", lambda: obj.readuntil(b"\n")),
-        ("read_into", lambda: obj.read_into(OneInt())),
-        ("write", lambda: obj.write(b"\n")),
-        ("write_str", lambda: obj.write_str("text")),
-        ("write_json", lambda: obj.write_json({"key": 1})),
-        ("write_from", lambda: obj.write_from(OneInt(7))),
-        ("writelines", lambda: obj.writelines([b"a\n", b"b\n"])),
-    ]
 
 
 async def _close_quietly(obj: tcpip.BaseClientOrServer) -> None:

@@ -5,22 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness import tcpip
+from tests.harness.tcpip.bounds import within
 
 if TYPE_CHECKING:
     from conftest import LogRecords, Loopback
 
-WAIT = 5.0  # generous bound for things that should take milliseconds (T1)
 QUIET_WINDOW = 0.3  # how long to watch for a connection that must not happen
-
-
-async def within(awaitable: Awaitable[Any], seconds: float = WAIT) -> Any:
-    return await asyncio.wait_for(awaitable, seconds)
 
 
 @pytest.fixture

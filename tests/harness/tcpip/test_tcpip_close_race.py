@@ -16,7 +16,6 @@ a read that fails (``_close_client()``), and a deliberate ``close_client()``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -127,19 +126,13 @@ async def connect_first(
     except BaseException:
         sock.close()
         raise
-    loopback.stack.push_async_callback(close_writer, writer)
+    loopback.close_writer_at_teardown(writer)
     await asyncio.wait_for(server.arrivals.get(), loopback.STD_WAIT)
     await calls.expect(True, loopback.STD_WAIT)
     assert server._writer is not None
     server_socket = server._writer.get_extra_info("socket")
     server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
     return reader, writer
-
-
-async def close_writer(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.wait_closed(), 5.0)
 
 
 async def connect_second(

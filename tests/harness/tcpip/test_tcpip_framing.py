@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from harness import tcpip
+from tests.harness.tcpip.bounds import within
 
 if TYPE_CHECKING:
     from conftest import Loopback
 
-WAIT = 5.0  # generous bound for an exchange that should take milliseconds (T1)
 
 ENCODINGS = ["utf-8", "utf-16", "utf-32"]
 TERMINATORS = [b"\r\n", b"\n", b"\n\r", b"XYZZY"]
@@ -22,10 +20,6 @@ FRAMINGS = list(itertools.product(ENCODINGS, TERMINATORS))
 
 TEXT = "Grüße aus dem Labor 😀 bei 20 °C"
 PAYLOAD = {"text": TEXT, "count": 47, "items": [1, 2.5, None, True]}
-
-
-async def within(awaitable: Awaitable[Any], seconds: float = WAIT) -> Any:
-    return await asyncio.wait_for(awaitable, seconds)
 
 
 async def check_one_way(

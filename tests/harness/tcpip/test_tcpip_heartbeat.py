@@ -10,25 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness import tcpip
+from tests.harness.tcpip.bounds import SOON, STD_WAIT, within
 
 if TYPE_CHECKING:
     from conftest import CallbackRecorder, LogRecords, Loopback
 
-WAIT = 5.0  # generous bound for things that should take milliseconds (T1)
-SOON = 1.0  # the "soon" bound of the specification (T1)
 SLACK = 0.5  # extra time on heartbeat timeouts (T1: max + 1 s plus >= 0.5 s)
 # Clients that do send heartbeats send them well inside the server's limit (§12.2).
 HEARTBEAT_SEND_SLEEP = 0.2
-
-
-async def within(awaitable: Awaitable[Any], seconds: float = WAIT) -> Any:
-    return await asyncio.wait_for(awaitable, seconds)
 
 
 async def heartbeat_server(
@@ -132,7 +126,7 @@ async def test_client_whose_heartbeats_stop_is_dropped(loopback: Loopback) -> No
     assert recorder.values == [True]
     heartbeat_task = client.heartbeat_send_task
     heartbeat_task.cancel()
-    await asyncio.wait([heartbeat_task], timeout=WAIT)
+    await asyncio.wait([heartbeat_task], timeout=STD_WAIT)
     last_heartbeat_at_latest = time.monotonic()
 
     await recorder.expect(
@@ -218,7 +212,7 @@ async def test_heartbeat_time_is_reset_for_a_new_client(loopback: Loopback) -> N
         lambda: server.heartbeat_received_tai is not None, SOON, "heartbeat from client A"
     )
     client_a.heartbeat_send_task.cancel()
-    await asyncio.wait([client_a.heartbeat_send_task], timeout=WAIT)
+    await asyncio.wait([client_a.heartbeat_send_task], timeout=STD_WAIT)
     await asyncio.sleep(2.0)  # the scenario: client A stays silent for 2 s
     await client_a.close()
     await recorder.expect(False)

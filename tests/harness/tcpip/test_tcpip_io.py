@@ -3,50 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness import tcpip
+from tests.harness.tcpip.bounds import within
+from tests.harness.tcpip.io_calls import IO_CALLS, IoCall
 
 if TYPE_CHECKING:
     from conftest import Loopback
-
-WAIT = 5.0  # generous bound for an exchange that should take milliseconds (T1)
-
-
-class SmallStruct(ctypes.Structure):
-    """A tiny packed struct for the read_into/write_from not-connected checks."""
-
-    _pack_ = 1
-    _fields_ = [("code", ctypes.c_uint16), ("value", ctypes.c_double)]
-
-
-IoCall = Callable[[tcpip.BaseClientOrServer], Awaitable[Any]]
-
-# Every read and write method of statement 37, with valid arguments.
-IO_CALLS: dict[str, IoCall] = {
-    "read_json": lambda obj: obj.read_json(),
-    "read_str": lambda obj: obj.read_str(),
-    "read(1)": lambda obj: obj.read(1),
-    "readexactly(1)": lambda obj: obj.readexactly(1),
-    "readline": lambda obj: obj.readline(),
-    "readuntil(b'\\n')": lambda obj: obj.readuntil(b"\n"),
-    "read_into(struct)": lambda obj: obj.read_into(SmallStruct()),
-    "write(b'\\n')": lambda obj: obj.write(b"\n"),
-    "write_str": lambda obj: obj.write_str("a line"),
-    "write_json": lambda obj: obj.write_json({"key": "value"}),
-    "write_from(struct)": lambda obj: obj.write_from(SmallStruct(code=7, value=1.5)),
-    "writelines([...])": lambda obj: obj.writelines([b"one\n", b"two\n"]),
-}
-
-
-async def within(awaitable: Awaitable[Any], seconds: float = WAIT) -> Any:
-    """Await with a timeout, so that a missing message fails instead of hanging."""
-    return await asyncio.wait_for(awaitable, seconds)
 
 
 async def assert_not_connected_error(obj: tcpip.BaseClientOrServer, call: IoCall) -> None:
@@ -87,14 +54,6 @@ async def check_read_methods(
     await sender.write(b"first\nsecond\r\n")
     assert await within(receiver.readuntil()) == b"first\n"
     assert await within(receiver.readuntil()) == b"second\r\n"
-
-
-async def connected_pair(
-    loopback: Loopback, **client_kwargs: Any
-) -> tuple[tcpip.OneClientServer, tcpip.Client]:
-    server = await loopback.server()
-    client = await loopback.client(server, **client_kwargs)
-    return server, client
 
 
 def sender_and_receiver(
@@ -146,7 +105,7 @@ async def test_read_methods_return_exactly_what_was_written(
     loopback: Loopback, direction: str
 ) -> None:
     """§19.1-38: read(n), readexactly, readline and readuntil return the written bytes."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     sender, receiver = sender_and_receiver(server, client, direction)
     await check_read_methods(sender, receiver)
 
@@ -156,7 +115,7 @@ async def test_write_str_appends_terminator_even_if_line_ends_with_it(
     loopback: Loopback, direction: str
 ) -> None:
     """§19.1-40: write_str always appends the terminator."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     sender, receiver = sender_and_receiver(server, client, direction)
 
     await sender.write_str("ends with terminator\r\n")
@@ -167,7 +126,7 @@ async def test_write_str_appends_terminator_even_if_line_ends_with_it(
 
 async def test_write_json_sends_ascii_escapes_and_terminator(loopback: Loopback) -> None:
     """§19.1-41: write_json uses ensure_ascii, so non-ASCII goes out as \\u escapes."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
 
     await client.write_json({"k": "é😀"})
     wire = await within(server.readuntil(b"\r\n"))
@@ -179,7 +138,7 @@ async def test_read_json_error_names_the_text_and_keeps_the_link(
     loopback: Loopback, direction: str
 ) -> None:
     """§19.1-42: bad JSON gives a new JSONDecodeError naming the text; link stays up."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     sender, receiver = sender_and_receiver(server, client, direction)
     with pytest.raises(json.JSONDecodeError) as original:
         json.loads("not valid json")
@@ -204,7 +163,7 @@ async def test_read_str_undecodable_bytes_raise_and_keep_the_link(
     loopback: Loopback, direction: str
 ) -> None:
     """§19.1-43: read_str on undecodable bytes raises UnicodeDecodeError; link stays up."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     sender, receiver = sender_and_receiver(server, client, direction)
 
     await sender.write(b"\xff\xfe\xfa not utf-8\r\n")

@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 from test_tcpip_framing import FRAMINGS, check_default_framing, check_framing
-from test_tcpip_io import IO_CALLS, assert_not_connected_error, check_read_methods
+from test_tcpip_io import assert_not_connected_error, check_read_methods
 
 from harness import tcpip
+from tests.harness.tcpip.bounds import STD_WAIT
+from tests.harness.tcpip.io_calls import IO_CALLS
 
 if TYPE_CHECKING:
     from conftest import Loopback
 
-WAIT = 5.0  # generous bound for an exchange that should take milliseconds (T1)
 HOSTS = [tcpip.LOCALHOST_IPV4, tcpip.LOCALHOST_IPV6]
 
 
@@ -79,5 +80,5 @@ async def test_two_line_exchange_on_host(loopback: Loopback, host: str) -> None:
     for sender, receiver in itertools.permutations((client, server)):
         await sender.write_str("first line")
         await sender.write_str("second line")
-        assert await asyncio.wait_for(receiver.read_str(), WAIT) == "first line"
-        assert await asyncio.wait_for(receiver.read_str(), WAIT) == "second line"
+        assert await asyncio.wait_for(receiver.read_str(), STD_WAIT) == "first line"
+        assert await asyncio.wait_for(receiver.read_str(), STD_WAIT) == "second line"

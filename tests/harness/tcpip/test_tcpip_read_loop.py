@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from harness import tcpip
+from tests.harness.tcpip.bounds import SOON, STD_WAIT, within
 
 if TYPE_CHECKING:
     from conftest import LogRecords, Loopback
 
-WAIT = 5.0  # generous bound for things that should take milliseconds (T1)
-SOON = 1.0  # the "soon" bound of the specification (T1)
 
-
-async def within(awaitable: Awaitable[Any], seconds: float = WAIT) -> Any:
-    return await asyncio.wait_for(awaitable, seconds)
-
-
-async def wait_task_done(task: asyncio.Future[Any], seconds: float = WAIT) -> None:
+async def wait_task_done(task: asyncio.Future[Any], seconds: float = STD_WAIT) -> None:
     done, _ = await asyncio.wait([task], timeout=seconds)
     assert task in done, f"task not done within {seconds} s: {task}"
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from harness import tcpip
+from tests.harness.tcpip.bounds import STD_WAIT, within
 
 if TYPE_CHECKING:
     from conftest import Loopback
 
-WAIT = 5.0  # generous bound for an exchange that should take milliseconds (T1)
 SEED = 47
 
 
@@ -99,16 +99,6 @@ def field_values(data: ctypes.Structure) -> dict[str, Any]:
     return values
 
 
-async def within(awaitable: Awaitable[Any], seconds: float = WAIT) -> Any:
-    return await asyncio.wait_for(awaitable, seconds)
-
-
-async def connected_pair(loopback: Loopback) -> tuple[tcpip.OneClientServer, tcpip.Client]:
-    server = await loopback.server()
-    client = await loopback.client(server)
-    return server, client
-
-
 def raw_streams(
     obj: tcpip.BaseClientOrServer,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -131,7 +121,7 @@ DIRECTIONS = ["client_to_server", "server_to_client"]
 @pytest.mark.parametrize("direction", DIRECTIONS)
 async def test_small_packed_struct_round_trip(loopback: Loopback, direction: str) -> None:
     """§19.1-46: a packed (ushort, int64, double, float) struct round-trips."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     sender, receiver = (client, server) if direction == "client_to_server" else (server, client)
     rng = random.Random(SEED)
 
@@ -149,7 +139,7 @@ async def test_large_struct_round_trips_through_module_functions_on_raw_streams(
     loopback: Loopback, direction: str
 ) -> None:
     """§19.1-46: module write_from/read_into on server._writer/_reader and the client's."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     server_reader, server_writer = raw_streams(server)
     client_reader, client_writer = raw_streams(client)
     writer, reader = (
@@ -170,7 +160,7 @@ async def test_large_struct_round_trips_through_module_functions_on_raw_streams(
 @pytest.mark.parametrize("direction", DIRECTIONS)
 async def test_large_struct_round_trips_through_methods(loopback: Loopback, direction: str) -> None:
     """§19.1-46: the write_from/read_into methods round-trip the large struct twice."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     sender, receiver = (client, server) if direction == "client_to_server" else (server, client)
     rng = random.Random(SEED)
 
@@ -219,7 +209,7 @@ async def test_concurrent_write_from_calls_do_not_interleave(
     A small send buffer makes the writer's transport pause, so an implementation
     that drained between structs would let the other caller slip in.
     """
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     server_socket = raw_streams(server)[1].get_extra_info("socket")
     server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     write_from = WRITE_FROM_VARIANTS[variant]
@@ -236,7 +226,7 @@ async def test_concurrent_write_from_calls_do_not_interleave(
         chunks = [make_chunk(caller, index) for index in range(CHUNKS_PER_CALL)]
         await write_from(server, chunks[0], chunks[1], chunks[2])
 
-    async with asyncio.timeout(4 * WAIT), asyncio.TaskGroup() as group:
+    async with asyncio.timeout(4 * STD_WAIT), asyncio.TaskGroup() as group:
         group.create_task(read_all())
         group.create_task(write_call(1))
         group.create_task(write_call(2))
@@ -268,7 +258,7 @@ class RecordingWriter:
 
 async def test_write_from_writes_all_structs_then_drains_once(loopback: Loopback) -> None:
     """§19.1-47: all write() calls come before one drain(), with no suspension between."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     rng = random.Random(SEED)
     sent = [random_large_struct(rng) for _ in range(3)]
     events: list[str] = []
@@ -308,7 +298,7 @@ READ_INTO_VARIANTS: dict[str, ReadInto] = {
 @pytest.mark.parametrize("variant", list(READ_INTO_VARIANTS))
 async def test_read_into_waits_for_the_whole_struct(loopback: Loopback, variant: str) -> None:
     """§19.1-48: read_into reads exactly sizeof bytes even when they arrive in two parts."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     read_into = READ_INTO_VARIANTS[variant]
     sent = random_large_struct(random.Random(SEED))
     wire = bytes(sent)
@@ -336,7 +326,7 @@ async def test_read_into_peer_closing_early_raises_incomplete_read(
     loopback: Loopback, variant: str
 ) -> None:
     """§19.1-48: a peer that closes before the struct is complete gives IncompleteReadError."""
-    server, client = await connected_pair(loopback)
+    server, client = await loopback.connected_pair()
     read_into = READ_INTO_VARIANTS[variant]
     wire = bytes(random_large_struct(random.Random(SEED)))
     half = len(wire) // 2
