@@ -156,5 +156,6 @@ def main() -> None:
     print(f"a fresh device, median of 30: new process {spawn * 1000:.2f} ms, "
           f"renewal of a pooled one {renew * 1000:.2f} ms (the fixture renews)")
 
+
 if __name__ == "__main__":
     main()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.supervisor.control_client import ControlClient
-from harness.supervisor.logs import log_tail, pty_link_path
+from harness.supervisor.logs import TAIL_LINES, log_tail, pty_link_path
 from harness.supervisor.records import DeviceRecord
 from harness.supervisor.spec import BRIDGE_DEVICE
 
@@ -74,7 +74,8 @@ class Endpoint:
         """A symlink to ``pty`` that stays the same across restarts."""
         return pty_link_path(self.log_path) if self._record.spec.pty else None
 
-    def log_tail(self, lines: int = 25) -> str:
+    def log_tail(self, lines: int = TAIL_LINES) -> str:
+        """The last ``lines`` lines of the device log ("" if there is none yet)."""
         return log_tail(self.log_path, lines)
 
     def wait_until(self, predicate: Callable[[Endpoint], bool], timeout: float = 10.0) -> bool:

@@ -1,10 +1,10 @@
 """Fixtures for the supervisor tests: real processes, real sockets, checked clean-up.
 
-``processes`` gives the process probes (``children_of``, ``still_running``);
 ``supervisor`` yields a ``Supervisor`` whose run directory is under the test's
-``tmp_path``; at teardown it closes it and fails the test if the fork server
-or any device process is still alive. ``scpi`` opens TCP clients to device
-ports and closes them at teardown.
+``tmp_path`` and whose devices come from ``device_registry`` (a test module
+overrides that fixture to add its own); at teardown it closes it and fails the
+test if the fork server or any device process is still alive. ``scpi`` opens
+TCP clients to device ports and closes them at teardown.
 """
 
 from __future__ import annotations
@@ -15,43 +15,23 @@ from pathlib import Path
 
 import pytest
 
+from devices.keithley import DeviceRegistry
 from harness.supervisor import Endpoint, Supervisor
-from tests.process_probes import still_running
+from tests.process_probes import children_of, still_running
 
 #: Upper bound for things that should happen promptly on a busy 2-core machine.
 STD_WAIT = 10.0
 
 
-def children_of(pid: int) -> list[int]:
-    """Live child processes of ``pid`` (from /proc; zombies excluded)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            children.append(int(entry.name))
-    return children
-
-
-class ProcessProbe:
-    """What tests use to look at processes: ``children_of`` and ``still_running``."""
-
-    children_of = staticmethod(children_of)
-    still_running = staticmethod(still_running)
+@pytest.fixture
+def device_registry() -> DeviceRegistry | None:
+    """The registry ``supervisor`` uses: None, the process-wide one; a test module may override."""
+    return None
 
 
 @pytest.fixture
-def processes() -> ProcessProbe:
-    return ProcessProbe()
-
-
-@pytest.fixture
-def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
-    sup = Supervisor(run_dir=tmp_path / "run")
+def supervisor(tmp_path: Path, device_registry: DeviceRegistry | None) -> Iterator[Supervisor]:
+    sup = Supervisor(run_dir=tmp_path / "run", registry=device_registry)
     try:
         yield sup
     finally:

@@ -18,14 +18,12 @@ import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from harness.supervisor import DeviceStartError, Supervisor
-
-if TYPE_CHECKING:
-    from conftest import ProcessProbe
+from tests.process_probes import still_running
 
 STD_WAIT = 10.0
 #: The issue's bound: no device alive 2 s after the supervisor was killed.
@@ -78,7 +76,7 @@ def read_report(process: subprocess.Popen[bytes], timeout: float) -> dict[str, A
 
 
 @pytest.fixture
-def start_helper(tmp_path: Path, processes: ProcessProbe) -> Iterator[Callable[[str], Helper]]:
+def start_helper(tmp_path: Path) -> Iterator[Callable[[str], Helper]]:
     script = tmp_path / "helper.py"
     script.write_text(HELPER)
     helpers: list[Helper] = []
@@ -108,22 +106,22 @@ def start_helper(tmp_path: Path, processes: ProcessProbe) -> Iterator[Callable[[
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
                 os.kill(pid, signal.SIGCONT)
-        assert not processes.still_running(helper.pids, STD_WAIT)
+        assert not still_running(helper.pids, STD_WAIT)
 
 
 def test_sigkill_of_the_supervisor_leaves_no_device_alive(
-        start_helper: Callable[[str], Helper], processes: ProcessProbe) -> None:
+        start_helper: Callable[[str], Helper]) -> None:
     helper = start_helper("with")
     assert len(helper.devices) == 2
 
     helper.process.kill()
     helper.process.wait()
 
-    assert not processes.still_running(helper.pids, ORPHAN_BOUND)
+    assert not still_running(helper.pids, ORPHAN_BOUND)
 
 
 def test_lifeline_alone_stops_devices_when_the_supervisor_is_killed(
-        start_helper: Callable[[str], Helper], processes: ProcessProbe) -> None:
+        start_helper: Callable[[str], Helper]) -> None:
     helper = start_helper("with")
     # A frozen fork server can neither stop its children nor die, so only the
     # devices' own watch on the supervisor's pipe can end them.
@@ -132,43 +130,43 @@ def test_lifeline_alone_stops_devices_when_the_supervisor_is_killed(
         helper.process.kill()
         helper.process.wait()
 
-        assert not processes.still_running(helper.devices, ORPHAN_BOUND)
+        assert not still_running(helper.devices, ORPHAN_BOUND)
     finally:
         os.kill(helper.fork_server, signal.SIGKILL)
         os.kill(helper.fork_server, signal.SIGCONT)
 
 
 def test_sigterm_of_the_supervisor_stops_devices_in_order(
-        start_helper: Callable[[str], Helper], processes: ProcessProbe) -> None:
+        start_helper: Callable[[str], Helper]) -> None:
     helper = start_helper("with")
 
     helper.process.send_signal(signal.SIGTERM)
 
     assert helper.process.wait(STD_WAIT) == 128 + signal.SIGTERM
-    assert not processes.still_running(helper.pids, ORPHAN_BOUND)
+    assert not still_running(helper.pids, ORPHAN_BOUND)
     assert_state_file_says_stopped(helper)
 
 
 def test_ctrl_c_of_the_supervisor_stops_devices(
-        start_helper: Callable[[str], Helper], processes: ProcessProbe) -> None:
+        start_helper: Callable[[str], Helper]) -> None:
     helper = start_helper("with")
 
     helper.process.send_signal(signal.SIGINT)
 
     helper.process.wait(STD_WAIT)
-    assert not processes.still_running(helper.pids, ORPHAN_BOUND)
+    assert not still_running(helper.pids, ORPHAN_BOUND)
     assert_state_file_says_stopped(helper)
 
 
 def test_interpreter_exit_without_close_stops_devices(
-        start_helper: Callable[[str], Helper], processes: ProcessProbe) -> None:
+        start_helper: Callable[[str], Helper]) -> None:
     helper = start_helper("atexit")
     assert helper.process.stdin is not None
 
     helper.process.stdin.close()
 
     assert helper.process.wait(STD_WAIT) == 0
-    assert not processes.still_running(helper.pids, ORPHAN_BOUND)
+    assert not still_running(helper.pids, ORPHAN_BOUND)
     assert_state_file_says_stopped(helper)
 
 
@@ -180,7 +178,7 @@ def assert_state_file_says_stopped(helper: Helper) -> None:
 
 
 def test_parent_death_signal_alone_stops_devices_when_the_fork_server_dies(
-        start_helper: Callable[[str], Helper], processes: ProcessProbe) -> None:
+        start_helper: Callable[[str], Helper]) -> None:
     helper = start_helper("with")
     # A frozen supervisor keeps the lifelines open and cannot kill anything, so
     # only the parent-death signal set by each device can end them.
@@ -188,13 +186,13 @@ def test_parent_death_signal_alone_stops_devices_when_the_fork_server_dies(
     try:
         os.kill(helper.fork_server, signal.SIGKILL)
 
-        assert not processes.still_running(helper.devices, ORPHAN_BOUND)
+        assert not still_running(helper.devices, ORPHAN_BOUND)
     finally:
         helper.process.send_signal(signal.SIGCONT)
 
 
 def test_supervisor_reports_devices_failed_when_the_fork_server_dies(
-        supervisor: Supervisor, processes: ProcessProbe) -> None:
+        supervisor: Supervisor) -> None:
     endpoints = [supervisor.spawn("keithley6517b", speed=0),
                  supervisor.spawn("keithley6514", speed=0, restart="restart")]
     pids = [endpoint.pid for endpoint in endpoints if endpoint.pid]
@@ -203,7 +201,7 @@ def test_supervisor_reports_devices_failed_when_the_fork_server_dies(
 
     os.kill(fork_server, signal.SIGKILL)
 
-    assert not processes.still_running(pids, ORPHAN_BOUND)
+    assert not still_running(pids, ORPHAN_BOUND)
     for endpoint in endpoints:
         assert endpoint.wait_until(lambda e: e.status == "failed", STD_WAIT)
         assert "fork server" in endpoint.failure

@@ -10,8 +10,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,7 +24,7 @@ from harness.supervisor import (
 )
 
 if TYPE_CHECKING:
-    from conftest import ProcessProbe, ScpiClient
+    from conftest import ScpiClient
     from harness.supervisor import Endpoint
 
 STD_WAIT = 10.0
@@ -52,18 +51,12 @@ def broken_on_start(*, config: KeithleyConfig, now: float) -> Keithley6517B:
 
 
 @pytest.fixture
-def sup(tmp_path: Path, processes: ProcessProbe) -> Iterator[Supervisor]:
+def device_registry() -> DeviceRegistry:
+    """The built-ins and the test-only devices, for the ``supervisor`` fixture."""
     registry = DeviceRegistry()
     registry.register("crash-on-demand", crash_on_demand)
     registry.register("broken-on-start", broken_on_start)
-    supervisor = Supervisor(run_dir=tmp_path / "run", registry=registry)
-    try:
-        yield supervisor
-    finally:
-        fork_server = supervisor.fork_server_pid
-        pids = [fork_server, *processes.children_of(fork_server)] if fork_server else []
-        supervisor.close()
-        assert not processes.still_running(pids, STD_WAIT)
+    return registry
 
 
 def crash(endpoint: Endpoint, scpi: Callable[[Endpoint], ScpiClient]) -> None:
@@ -78,21 +71,21 @@ def running_after(restarts: int) -> Callable[[Endpoint], bool]:
 
 
 def test_fail_policy_reports_exit_code_and_log_tail(
-        sup: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
-    endpoint = sup.spawn("crash-on-demand", name="em1", speed=0)
+        supervisor: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
+    endpoint = supervisor.spawn("crash-on-demand", name="em1", speed=0)
 
     crash(endpoint, scpi)
 
     assert endpoint.wait_until(lambda e: e.status == "failed", STD_WAIT)
     assert endpoint.returncode == CRASH_EXIT_CODE
     assert endpoint.pid is None
-    assert sup.failed() == [endpoint]
+    assert supervisor.failed() == [endpoint]
     assert "crash_on_demand: exiting on request" in endpoint.log_tail()
 
 
 def test_next_control_call_on_a_failed_device_raises_a_clear_error(
-        sup: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
-    endpoint = sup.spawn("crash-on-demand", name="em1", speed=0)
+        supervisor: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
+    endpoint = supervisor.spawn("crash-on-demand", name="em1", speed=0)
     crash(endpoint, scpi)
     assert endpoint.wait_until(lambda e: e.status == "failed", STD_WAIT)
 
@@ -107,13 +100,13 @@ def test_next_control_call_on_a_failed_device_raises_a_clear_error(
 
 
 def test_restart_policy_restarts_on_the_same_ports(
-        sup: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
-    endpoint = sup.spawn("crash-on-demand", name="em1", speed=0, restart="restart")
+        supervisor: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
+    endpoint = supervisor.spawn("crash-on-demand", name="em1", speed=0, restart="restart")
     first_pid, port, control_port = endpoint.pid, endpoint.port, endpoint.control_port
 
     crash(endpoint, scpi)
 
-    assert endpoint.wait_until(lambda e: e.status == "running" and e.restarts == 1, STD_WAIT)
+    assert endpoint.wait_until(running_after(1), STD_WAIT)
     assert endpoint.pid not in (None, first_pid)
     assert endpoint.returncode == CRASH_EXIT_CODE
     assert (endpoint.port, endpoint.control_port) == (port, control_port)
@@ -122,8 +115,8 @@ def test_restart_policy_restarts_on_the_same_ports(
 
 
 def test_restart_backoff_doubles_between_crashes(
-        sup: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
-    endpoint = sup.spawn("crash-on-demand", name="em1", speed=0, restart="restart")
+        supervisor: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
+    endpoint = supervisor.spawn("crash-on-demand", name="em1", speed=0, restart="restart")
     downtimes = []
     for restarts in (1, 2, 3):
         started = time.monotonic()
@@ -137,8 +130,8 @@ def test_restart_backoff_doubles_between_crashes(
     assert downtimes[2] >= 0.4
 
 
-def test_kill_9_of_a_device_is_detected_at_once(sup: Supervisor) -> None:
-    endpoint = sup.spawn("keithley6517b", name="em1", speed=0)
+def test_kill_9_of_a_device_is_detected_at_once(supervisor: Supervisor) -> None:
+    endpoint = supervisor.spawn("keithley6517b", name="em1", speed=0)
     assert endpoint.pid is not None
 
     started = time.monotonic()
@@ -153,23 +146,23 @@ def test_kill_9_of_a_device_is_detected_at_once(sup: Supervisor) -> None:
 
 
 def test_kill_9_under_restart_policy_brings_the_device_back(
-        sup: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
-    endpoint = sup.spawn("keithley6514", name="pico", speed=0, restart="restart")
+        supervisor: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
+    endpoint = supervisor.spawn("keithley6514", name="pico", speed=0, restart="restart")
     assert endpoint.pid is not None
 
     os.kill(endpoint.pid, signal.SIGKILL)
 
-    assert endpoint.wait_until(lambda e: e.status == "running" and e.restarts == 1, STD_WAIT)
+    assert endpoint.wait_until(running_after(1), STD_WAIT)
     assert endpoint.returncode == -signal.SIGKILL
     assert "MODEL 6514" in scpi(endpoint).query("*IDN?")
 
 
 def test_control_call_while_restarting_says_so(
-        sup: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
-    endpoint = sup.spawn("crash-on-demand", name="em1", speed=0, restart="restart")
+        supervisor: Supervisor, scpi: Callable[[Endpoint], ScpiClient]) -> None:
+    endpoint = supervisor.spawn("crash-on-demand", name="em1", speed=0, restart="restart")
     # Two quick crashes: the second restart waits 0.2 s, long enough to look.
     crash(endpoint, scpi)
-    assert endpoint.wait_until(lambda e: e.restarts == 1 and e.status == "running", STD_WAIT)
+    assert endpoint.wait_until(running_after(1), STD_WAIT)
     crash(endpoint, scpi)
     assert endpoint.wait_until(lambda e: e.status == "restarting", STD_WAIT)
 
@@ -177,9 +170,10 @@ def test_control_call_while_restarting_says_so(
         endpoint.control.ping()
 
 
-def test_a_factory_that_raises_gives_start_error_with_its_traceback(sup: Supervisor) -> None:
+def test_a_factory_that_raises_gives_start_error_with_its_traceback(
+        supervisor: Supervisor) -> None:
     with pytest.raises(DeviceStartError) as caught:
-        sup.spawn("broken-on-start", name="broken")
+        supervisor.spawn("broken-on-start", name="broken")
 
     error = caught.value
     assert "broken_on_start refuses to build a device" in error.reason
@@ -187,8 +181,8 @@ def test_a_factory_that_raises_gives_start_error_with_its_traceback(sup: Supervi
     assert error.returncode == 3
 
 
-def test_control_errors_are_not_deaths(sup: Supervisor) -> None:
-    endpoint = sup.spawn("keithley6517b", name="em1", speed=0)
+def test_control_errors_are_not_deaths(supervisor: Supervisor) -> None:
+    endpoint = supervisor.spawn("keithley6517b", name="em1", speed=0)
 
     with pytest.raises(ControlError):
         endpoint.control.get("no_such_key")

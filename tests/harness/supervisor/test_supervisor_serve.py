@@ -18,14 +18,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from harness.supervisor import print_status, specs_for
-
-if TYPE_CHECKING:
-    from conftest import ProcessProbe
+from tests.process_probes import descendants_of, still_running
 
 STD_WAIT = 10.0
 SERVE = ("import sys; from harness.supervisor import load_fleet, serve_fleet; "
@@ -52,8 +50,8 @@ def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, runtime_dir: Path,
-          processes: ProcessProbe) -> Iterator[Callable[[str, str], subprocess.Popen[bytes]]]:
+def serve(tmp_path: Path,
+          runtime_dir: Path) -> Iterator[Callable[[str, str], subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(fleet: str, output: str) -> subprocess.Popen[bytes]:
@@ -67,11 +65,12 @@ def serve(tmp_path: Path, runtime_dir: Path,
 
     yield start
     for process in started:
-        children = processes.children_of(process.pid)
+        # The fork server and, below it, the devices.
+        descendants = descendants_of(process.pid)
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         process.communicate()
-        assert not processes.still_running(children, STD_WAIT)
+        assert not still_running(descendants, STD_WAIT)
 
 
 def first_line(process: subprocess.Popen[bytes]) -> bytes:
@@ -100,8 +99,7 @@ def status_json() -> dict[str, Any]:
 
 
 def test_serve_prints_json_when_every_device_answers_and_stops_on_sigterm(
-        serve: Callable[[str, str], subprocess.Popen[bytes]], runtime_dir: Path,
-        processes: ProcessProbe) -> None:
+        serve: Callable[[str, str], subprocess.Popen[bytes]], runtime_dir: Path) -> None:
     process = serve(FLEET, "json")
 
     report = json.loads(first_line(process))
@@ -118,7 +116,7 @@ def test_serve_prints_json_when_every_device_answers_and_stops_on_sigterm(
 
     assert process.wait(STD_WAIT) == 0
     pids = [device["pid"] for device in devices.values()]
-    assert not processes.still_running(pids, STD_WAIT)
+    assert not still_running(pids, STD_WAIT)
     assert list(runtime_dir.glob("hil/*")) == []
 
 
@@ -153,7 +151,7 @@ def test_serve_reports_a_device_that_cannot_start(
 
 
 def test_status_lists_running_fleets_and_their_health(
-        serve: Callable[[str, str], subprocess.Popen[bytes]], processes: ProcessProbe) -> None:
+        serve: Callable[[str, str], subprocess.Popen[bytes]]) -> None:
     process = serve(FLEET, "json")
     report = json.loads(first_line(process))
 
@@ -169,7 +167,7 @@ def test_status_lists_running_fleets_and_their_health(
     # A device killed under the 'fail' policy no longer answers, and the state says why.
     pico = next(d for d in report["devices"] if d["name"] == "pico")
     os.kill(pico["pid"], signal.SIGKILL)
-    assert not processes.still_running([pico["pid"]], STD_WAIT)
+    assert not still_running([pico["pid"]], STD_WAIT)
     assert print_status(stream=io.StringIO()) == 1
     assert wait_for_state(lambda devices: devices["pico"]["status"] == "failed")
 

@@ -20,9 +20,10 @@ from harness.supervisor import (
     SupervisorError,
     UnknownDevice,
 )
+from tests.process_probes import children_of, still_running
 
 if TYPE_CHECKING:
-    from conftest import ProcessProbe, ScpiClient
+    from conftest import ScpiClient
     from harness.supervisor import Endpoint
 
 STD_WAIT = 10.0
@@ -66,7 +67,7 @@ def test_spawn_many_starts_every_device_and_each_answers(
     assert supervisor["pico2"] is endpoints[2]
 
 
-async def test_async_spawn_and_control(tmp_path: Path, processes: ProcessProbe) -> None:
+async def test_async_spawn_and_control(tmp_path: Path) -> None:
     async with Supervisor(run_dir=tmp_path / "run") as sup:
         endpoint = await sup.aspawn("keithley6514", name="pico", speed=0)
         reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
@@ -77,7 +78,7 @@ async def test_async_spawn_and_control(tmp_path: Path, processes: ProcessProbe) 
         assert (await endpoint.control.aping())["pid"] == endpoint.pid
         pid = endpoint.pid
     assert b"MODEL 6514" in reply
-    assert pid is not None and not processes.still_running([pid], STD_WAIT)
+    assert pid is not None and not still_running([pid], STD_WAIT)
 
 
 def test_default_names_count_up_per_device(supervisor: Supervisor) -> None:
@@ -125,8 +126,7 @@ def test_busy_port_raises_start_error_naming_the_cause(supervisor: Supervisor) -
             supervisor.spawn("keithley6517b", port=port, speed=0)
 
 
-def test_spawn_many_is_all_or_nothing(supervisor: Supervisor,
-                                      processes: ProcessProbe) -> None:
+def test_spawn_many_is_all_or_nothing(supervisor: Supervisor) -> None:
     specs = [DeviceSpec("keithley6517b", name="good", speed=0),
              DeviceSpec("keithley6517b", name="bad", speed=0, config={"no_such_setting": 1})]
 
@@ -136,13 +136,13 @@ def test_spawn_many_is_all_or_nothing(supervisor: Supervisor,
     fork_server = supervisor.fork_server_pid
     assert fork_server is not None
     assert supervisor.endpoints == []
-    assert processes.children_of(fork_server) == []
+    assert children_of(fork_server) == []
     # The names are free again.
     assert supervisor.spawn("keithley6517b", name="good", speed=0).status == "running"
 
 
 def test_close_stops_every_device_and_the_fork_server(
-        tmp_path: Path, processes: ProcessProbe) -> None:
+        tmp_path: Path) -> None:
     sup = Supervisor(run_dir=tmp_path / "run")
     endpoints = sup.spawn_many([DeviceSpec("keithley6517b", speed=0) for _ in range(3)])
     pids = [endpoint.pid for endpoint in endpoints if endpoint.pid is not None]
@@ -151,7 +151,7 @@ def test_close_stops_every_device_and_the_fork_server(
 
     sup.close()
 
-    assert not processes.still_running([fork_server, *pids], STD_WAIT)
+    assert not still_running([fork_server, *pids], STD_WAIT)
     assert {endpoint.status for endpoint in endpoints} == {"stopped"}
     with pytest.raises(SupervisorError, match="closed"):
         sup.spawn("keithley6517b")
