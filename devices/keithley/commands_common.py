@@ -167,6 +167,11 @@ def reading_fetched(instrument: KeithleyInstrument) -> None:
         instrument.update_measurement_status(reading_available=False)
 
 
+def execution_error(instrument: KeithleyInstrument, code: int) -> ScpiError:
+    """The execution error ``code``, or the generic -200 with the ``F39`` alternative."""
+    return ScpiError(-200 if instrument.table_options.generic_errors else code)
+
+
 def numeric(limit: NumericLimit, **options: Any) -> Numeric:
     """A ``Numeric`` parameter with the limits and *RST default of ``limit``."""
     return Numeric(limit.minimum, limit.maximum, limit.default, **options)

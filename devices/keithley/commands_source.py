@@ -5,9 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from devices.keithley.commands_common import BOOL, TableOptions, command, field, numeric
+from devices.keithley.commands_common import (
+    BOOL,
+    TableOptions,
+    command,
+    execution_error,
+    field,
+    numeric,
+)
 from devices.keithley.ranges import model_limits
-from devices.scpi import Boolean, Call, Command, ScpiError
+from devices.scpi import Boolean, Call, Command
 
 if TYPE_CHECKING:
     from devices.keithley.instrument import KeithleyInstrument
@@ -49,8 +56,7 @@ def _source(instrument: KeithleyInstrument, call: Call) -> Any:
 def _set_level(instrument: KeithleyInstrument, call: Call) -> None:
     source = instrument.setup.source
     if abs(call.args[0]) > source.range:
-        generic = instrument.config.fidelity_choice("F39") == "generic"
-        raise ScpiError(-200 if generic else -222)
+        raise execution_error(instrument, -222)
     source.level = call.args[0]
 
 

@@ -10,6 +10,7 @@ from devices.keithley.commands_common import (
     NR1,
     TableOptions,
     command,
+    execution_error,
     failing,
     field,
     reset_touches_trace,
@@ -176,8 +177,7 @@ def _zero_correct_changed(instrument: KeithleyInstrument, call: Call) -> None:
 
 def _acquire_zero(instrument: KeithleyInstrument, call: Call) -> None:
     if not instrument.setup.system.zero_check:
-        generic = instrument.config.fidelity_choice("F39") == "generic"
-        raise ScpiError(-200 if generic else -221)
+        raise execution_error(instrument, -221)
     instrument.measurement.acquire_zero(instrument.setup.function)
 
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from devices.keithley.commands_common import NR1, TableOptions, command, numeric, stored_only
+from devices.keithley.commands_common import (
+    NR1,
+    TableOptions,
+    command,
+    execution_error,
+    numeric,
+    stored_only,
+)
 from devices.keithley.reading_format import (
     ELEMENT_ORDER_6514,
     ELEMENT_ORDER_6517B,
     TRACE_ELEMENT_ORDER,
     format_element_list,
-    format_register,
 )
 from devices.keithley.trace import bytes_per_reading, reduced_capacity
 from devices.scpi import Call, Choice, Command, ElementList, Numeric, ScpiError
@@ -245,7 +251,7 @@ def _dump(instrument: KeithleyInstrument, call: Call) -> str:
 def _set_data(instrument: KeithleyInstrument, call: Call) -> None:
     kind, length = call.args[0], call.args[1]
     if kind != "ASC" or length is not None:
-        raise ScpiError(-200 if instrument.config.fidelity_choice("F39") == "generic" else -221)
+        raise execution_error(instrument, -221)
 
 
 def _data(instrument: KeithleyInstrument, call: Call) -> str:
@@ -271,9 +277,8 @@ def _border(instrument: KeithleyInstrument, call: Call) -> str:
 
 
 def _set_sregister(instrument: KeithleyInstrument, call: Call) -> None:
-    style = call.args[0]
-    instrument.setup.format.sregister = style
-    instrument.engine.status.register_format = lambda value: format_register(int(value), style)
+    instrument.setup.format.sregister = call.args[0]
+    instrument.apply_register_format()
 
 
 def _sregister(instrument: KeithleyInstrument, call: Call) -> str:

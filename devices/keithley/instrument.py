@@ -269,10 +269,14 @@ class KeithleyInstrument(ScpiInstrument):
         """Replace the setup; the trigger model is aborted (and restarts if continuous)."""
         self.opc_armed = False
         self.setup = setup
-        style = setup.format.sregister
-        self.engine.status.register_format = lambda value: format_register(int(value), style)
+        self.apply_register_format()
         self.trigger_model.abort(t)
         self.start_if_continuous(t)
+
+    def apply_register_format(self) -> None:
+        """Status register replies follow the setup's ``FORM:SREG`` style (6514)."""
+        style = self.setup.format.sregister
+        self.engine.status.register_format = lambda value: format_register(int(value), style)
 
     def trigger(self, call: Call) -> None:
         """*TRG: a BUS event for the waiting layer; -211 when nothing waits (F10)."""

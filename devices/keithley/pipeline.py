@@ -103,7 +103,6 @@ class _FilterStack:
 
     def __init__(self, filters: FilterSettings, nominal: float) -> None:
         self.key = _filter_key(filters, nominal)
-        self.nominal = nominal
         self.median = filters.median
         self.averaging = averaging_active(filters)
         self.repeat = filters.average_tcontrol.upper().startswith("REP")
@@ -168,16 +167,14 @@ class SteadyConversions:
     pipeline's own state moved on (a filter reset, another range settled).
     """
 
-    __slots__ = ("_last_range", "conversions", "filtered", "full_scale", "function", "nominal",
-                 "offset", "pipeline", "reference", "relative", "signals", "stack", "t_conv",
-                 "zero_correct")
+    __slots__ = ("_last_range", "conversions", "filtered", "full_scale", "function", "offset",
+                 "pipeline", "reference", "relative", "signals", "stack", "t_conv", "zero_correct")
 
     def __init__(self, pipeline: ReadingPipeline, function: str, plan: _ReadingPlan,
                  sense: FunctionSettings, conditions: InputConditions) -> None:
         self.pipeline = pipeline
         self.signals = pipeline.signals
         self.function = function
-        self.nominal = plan.range.nominal
         self.full_scale = plan.range.full_scale
         self.t_conv = plan.t_conv
         self.conversions = plan.conversions

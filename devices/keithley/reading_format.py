@@ -378,15 +378,15 @@ class ReadingFormat6517B:
 # -- 6514 readings (§5.2) ------------------------------------------------------------------
 
 
-def status_word_6514(reading: Reading, *, median_sets_filter_bit: bool = True) -> int:
+def status_word_6514(reading: Reading) -> int:
     """The 6514 STAT element value (§5.2).
 
     Bit 0 overflow, 1 filter, 2 math, 3 REL, 7-8 function code, 9 zero check,
-    10 zero correct.  ``reading.filtered`` means any filter was enabled; pass
-    ``median_sets_filter_bit=False`` together with a median-only flag (F29).
+    10 zero correct.  ``reading.filtered`` is the filter bit as the pipeline set
+    it (F29 decides whether the median filter alone sets it).
     """
     word = 1 if reading.status == "O" else 0
-    if reading.filtered and median_sets_filter_bit:
+    if reading.filtered:
         word |= 1 << 1
     if reading.math:
         word |= 1 << 2

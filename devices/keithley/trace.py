@@ -196,7 +196,7 @@ class TraceBuffer:
         """BAV condition: at least ``bav_minimum`` readings stored (F38)."""
         return len(self.entries) >= self.bav_minimum
 
-    def free_bytes(self, bytes_per_reading: int = 16) -> tuple[int, int]:
+    def free_bytes(self, bytes_per_reading: int = READING_BYTES) -> tuple[int, int]:
         """``TRAC:FREE?``: bytes free and bytes in use."""
         used = len(self.entries) * bytes_per_reading
         return self.settings.points * bytes_per_reading - used, used

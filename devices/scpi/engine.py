@@ -119,7 +119,7 @@ class Engine(Generic[T]):
         if self._blocked is not None or self._queued:
             self._enqueue(message, now)
             return []
-        return self._run(self.plan(message), 0, [], max(now, self.busy_until))
+        return self._run(self._plan(message), 0, [], max(now, self.busy_until))
 
     def device_clear(self, now: float) -> list[Reply]:
         """Cancel waiting units and queued messages; settings and status are kept (§8.3)."""
@@ -147,7 +147,7 @@ class Engine(Generic[T]):
         while self._blocked is None and self._queued:
             message, arrived = self._queued.popleft()
             self._queued_characters -= len(message)
-            replies += self._run(self.plan(message), 0, [], max(arrived, self.busy_until))
+            replies += self._run(self._plan(message), 0, [], max(arrived, self.busy_until))
         return replies
 
     def next_wakeup(self) -> float | None:
@@ -160,11 +160,6 @@ class Engine(Generic[T]):
     def blocked(self) -> bool:
         """True while a unit waits for an unpredictable event."""
         return self._blocked is not None
-
-    @property
-    def operation_complete_armed(self) -> bool:
-        """True while ``*OPC`` waits: every unit then asks whether operations are done."""
-        return self._operation_complete_armed
 
     def power_on(self) -> None:
         """Power-on state of the status system (PON set, queue and registers cleared)."""
@@ -193,11 +188,11 @@ class Engine(Generic[T]):
 
     def commands_of(self, message: str) -> list[Command[Any]]:
         """The commands the units of ``message`` resolve to (unknown ones left out)."""
-        return [step.command for step in self.plan(message).steps if step.command is not None]
+        return [step.command for step in self._plan(message).steps if step.command is not None]
 
     # -- execution -----------------------------------------------------------------------
 
-    def plan(self, message: str) -> Plan:
+    def _plan(self, message: str) -> Plan:
         """The execution plan of ``message`` (cached by message text)."""
         plan = self._plans.get(message)
         if plan is None:

@@ -40,7 +40,6 @@ class Plan:
 
     steps: tuple[Step, ...]
     failure: ScpiError | None
-    failure_text: str = ""
 
 
 def prepare(tree: CommandTree, message: str, lenient: bool, options: ParseOptions) -> Plan:
@@ -49,11 +48,11 @@ def prepare(tree: CommandTree, message: str, lenient: bool, options: ParseOption
     path = tree.root_path
     for unit in parse_units(message):
         if unit.error and not (lenient and unit.error == UNDEFINED_HEADER):
-            return Plan(tuple(steps), ScpiError(unit.error), unit.text)
+            return Plan(tuple(steps), ScpiError(unit.error))
         try:
             step, path = _prepare_unit(tree, unit, path, lenient, options)
         except ScpiError as error:
-            return Plan(tuple(steps), error, unit.text)
+            return Plan(tuple(steps), error)
         steps.append(step)
     return Plan(tuple(steps), None)
 

@@ -229,14 +229,14 @@ def test_6514_manual_example_status_138() -> None:
 
 
 def test_6514_status_word_bits() -> None:
-    """§5.2: bit 0 overflow, 2 math, 7-8 function, 9 zero check, 10 zero correct."""
+    """§5.2: bit 0 overflow, 1 filter, 2 math, 7-8 function, 9 zero check, 10 zero correct."""
     over = reading(OVERFLOW_VALUE, status="O", function="CHAR")
     assert status_word_6514(over) == 1 + 3 * 128
     checked = reading(ZERO_CHECK_VALUE, status="Z", function="RES", zero_check=True,
                       zero_correct=True, math=True)
     assert status_word_6514(checked) == 4 + 2 * 128 + 512 + 1024
-    median_only = reading(filtered=True)
-    assert status_word_6514(median_only, median_sets_filter_bit=False) == 128
+    filtered = reading(filtered=True)
+    assert status_word_6514(filtered) == 2 + 128
 
 
 def test_6514_overflow_reads_padded_value() -> None:
