@@ -50,20 +50,20 @@ class InstrumentEndpoint:
     @property
     def emulator(self) -> Endpoint:
         """The supervisor's ``Endpoint`` (pid, status, restarts...); emulator target only."""
-        if self._emulator is None:
-            raise ControlUnavailable(
-                f"the supervisor endpoint exists only for emulated devices; the target is "
-                f"{self.target} (emulator-only feature: mark the test hil_emulator_only)")
-        return self._emulator
+        return self._emulated("the supervisor endpoint")
 
     @property
     def control(self) -> ControlClient:
         """The device's control channel (reset, signal, faults, stats); emulator target only."""
+        return self._emulated("the control channel").control
+
+    def _emulated(self, feature: str) -> Endpoint:
+        """The emulator's ``Endpoint``; raises ``ControlUnavailable`` naming ``feature``."""
         if self._emulator is None:
             raise ControlUnavailable(
-                f"the control channel exists only for emulated devices; the target is "
+                f"{feature} exists only for emulated devices; the target is "
                 f"{self.target} (emulator-only feature: mark the test hil_emulator_only)")
-        return self._emulator.control
+        return self._emulator
 
     @property
     def pid(self) -> int | None:

@@ -90,7 +90,7 @@ def check_record_from(source: str, mode: str, target_kind: str) -> str:
 @dataclass
 class _Session:
     """One instrument a test holds: replayed (``player``), replayed and recorded again
-    (``episodes``), or being recorded (``recorded``)."""
+    (``episodes``), or being recorded (neither)."""
 
     test_id: str
     device: str
@@ -98,7 +98,6 @@ class _Session:
     stack: contextlib.ExitStack
     player: CassettePlayer | None = None
     episodes: NewEpisodesServer | None = None
-    recorded: InstrumentEndpoint | None = None
 
 
 class ReplayTarget:
@@ -185,8 +184,7 @@ class ReplayTarget:
         host, port = stack.enter_context(serve_in_background(build))
         server = built[0]
         endpoint = self._replay_endpoint(spec, server.player, host, port)
-        return endpoint, _Session(test_id, spec.device, cassette, stack, player=server.player,
-                                  episodes=server)
+        return endpoint, _Session(test_id, spec.device, cassette, stack, episodes=server)
 
     def _replay_endpoint(self, spec: DeviceSpec, player: CassettePlayer, host: str,
                          port: int) -> InstrumentEndpoint:
@@ -203,7 +201,7 @@ class ReplayTarget:
         recorder = self.recorder
         endpoint = recorder.record(spec, test_id, RecordingRequest(cassette, overwrite))
         stack.callback(recorder.release, endpoint)
-        return endpoint, _Session(test_id, spec.device, cassette, stack, recorded=endpoint)
+        return endpoint, _Session(test_id, spec.device, cassette, stack)
 
     @property
     def recorder(self) -> Recorder:

@@ -23,9 +23,9 @@ import logging
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from devices.scpi import Reply
+from harness.device_session import SansIoDevice
 from harness.recording.errors import (
     CassetteUnfinished,
     ReplayError,
@@ -45,20 +45,6 @@ MAX_FAILURES = 100
 MAX_CANDIDATES_SCANNED = 5000
 
 
-class Device(Protocol):
-    """The §0.5 device surface (an emulator model used as a fallback)."""
-
-    def receive(self, message: str, now: float) -> list[Reply]: ...
-
-    def device_clear(self, now: float) -> list[Reply]: ...
-
-    def input_overrun(self, now: float) -> None: ...
-
-    def poll(self, now: float) -> list[Reply]: ...
-
-    def next_wakeup(self) -> float | None: ...
-
-
 @dataclass(frozen=True)
 class ReplayOptions:
     """How a cassette is played.
@@ -73,7 +59,7 @@ class ReplayOptions:
     repeats: bool = False
     speed: float = 0.0
     normalisation: Normalisation = field(default_factory=Normalisation)
-    fallback: Device | None = None
+    fallback: SansIoDevice | None = None
     allow_unfinished: bool = False
 
     def __post_init__(self) -> None:

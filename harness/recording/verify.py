@@ -16,10 +16,10 @@ from typing import Any, cast
 
 from devices.keithley import KeithleyConfig, MockKeithley, devices
 from devices.scpi import Reply
+from harness.device_session import SansIoDevice
 from harness.recording.compare import Tolerances, compare_reply
 from harness.recording.exchanges import Exchange, build_session
 from harness.recording.reader import Cassette, read_cassette
-from harness.recording.replay import Device
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def verify(cassette: Cassette | Path | str, device: str | None = None, *,
 
 
 def build_device(name: str, cassette: Cassette, overrides: dict[str, Any],
-                 now: float) -> Device:
+                 now: float) -> SansIoDevice:
     """The emulator ``name`` configured like the recording."""
     factory = devices[name]
     header = cassette.header
@@ -123,10 +123,11 @@ def build_device(name: str, cassette: Cassette, overrides: dict[str, Any],
         settings.update(overrides)
         settings["model"] = factory.MODEL or settings.get("model", "6517B")
         return factory(config=KeithleyConfig.from_mapping(settings), now=now)
-    return cast(Device, factory(**overrides))
+    return cast(SansIoDevice, factory(**overrides))
 
 
-def _replies_by_exchange(model: Device, exchanges: tuple[Exchange, ...]) -> list[tuple[str, ...]]:
+def _replies_by_exchange(model: SansIoDevice,
+                         exchanges: tuple[Exchange, ...]) -> list[tuple[str, ...]]:
     """The model's reply lines, each given to the last exchange sent before it."""
     collected: list[list[str]] = [[] for _ in exchanges]
     current = -1
@@ -149,7 +150,7 @@ def _replies_by_exchange(model: Device, exchanges: tuple[Exchange, ...]) -> list
     return [tuple(replies) for replies in collected]
 
 
-def _poll_until(model: Device, now: float, limit: int = 1000) -> list[Reply]:
+def _poll_until(model: SansIoDevice, now: float, limit: int = 1000) -> list[Reply]:
     replies: list[Reply] = []
     for _ in range(limit):
         wakeup = model.next_wakeup()

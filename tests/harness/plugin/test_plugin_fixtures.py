@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import InnerSuite
 
@@ -121,28 +123,21 @@ def test_own_device(hil_supervisor, electrometer):
     assert "MODEL 6514" in seen["idn"]
 
 
-def test_an_unknown_model_is_an_error_listing_the_registered_ones(inner: InnerSuite) -> None:
-    inner.write("test_unknown", """
-@pytest.mark.hil(model="keithley9999")
-def test_unknown(electrometer):
-    pass
-""")
-    result = inner.pytester.runpytest()
-
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*no device called 'keithley9999'; registered: *keithley6514*"])
-
-
-def test_a_bad_option_value_is_an_error_naming_it(inner: InnerSuite) -> None:
-    inner.write("test_bad_option", """
-@pytest.mark.hil(terminator="semicolon")
+@pytest.mark.parametrize(("marker", "expected"), [
+    ('model="keithley9999"', "*no device called 'keithley9999'; registered: *keithley6514*"),
+    ('terminator="semicolon"', "*terminator 'semicolon' is not one of lf, cr, crlf, lfcr*"),
+], ids=["unknown-model", "bad-option-value"])
+def test_a_bad_hil_marker_is_an_error_saying_why(inner: InnerSuite, marker: str,
+                                                  expected: str) -> None:
+    inner.write("test_bad_marker", f"""
+@pytest.mark.hil({marker})
 def test_bad(electrometer):
     pass
 """)
     result = inner.pytester.runpytest()
 
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*terminator 'semicolon' is not one of lf, cr, crlf, lfcr*"])
+    result.stdout.fnmatch_lines([expected])
 
 
 def test_a_run_without_instruments_starts_nothing_and_imports_no_models(

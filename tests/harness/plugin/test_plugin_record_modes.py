@@ -12,7 +12,7 @@ import contextlib
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -59,6 +59,25 @@ def traffic(path: Path, kind: str) -> list[bytes]:
 def leftovers(directory: Path) -> list[str]:
     """Files in ``directory`` other than finished cassettes (temporary recordings)."""
     return sorted(path.name for path in directory.iterdir() if path.suffix != ".jsonl")
+
+
+def assert_replies_end_with(path: Path, terminator: bytes, recorded: dict[str, Any]) -> None:
+    """The cassette's replies are the recorded session's, each ending with ``terminator``
+    alone (the other of CR and LF appears nowhere)."""
+    other = b"\n" if terminator == b"\r" else b"\r"
+    replies = traffic(path, "tx")
+    assert all(reply.endswith(terminator) and other not in reply for reply in replies)
+    assert [reply.decode().strip() for reply in replies] == [recorded["idn"],
+                                                             recorded["function"]]
+
+
+def assert_replayed_as_recorded(inner: InnerSuite, replaying: pytest.RunResult,
+                                recorded: dict[str, Any]) -> None:
+    """The replaying run passed, served by the replay target with the recorded replies."""
+    replaying.assert_outcomes(passed=1)
+    replayed = inner.records()["session"]
+    assert replayed["emulated"] is False and replayed["target"].startswith("replay:")
+    assert (replayed["idn"], replayed["function"]) == (recorded["idn"], recorded["function"])
 
 
 # -- new_episodes -----------------------------------------------------------------------------
@@ -213,14 +232,8 @@ def test_cassettes_recorded_from_a_tcp_instrument_are_hardware_cassettes_that_re
         "keithley6517b", "6517B")
     assert cassette.header.output_terminator == "\r"
     assert (cassette.idn or "").strip() == recorded["idn"] and "MODEL 6517B" in recorded["idn"]
-    replies = traffic(path, "tx")
-    assert all(reply.endswith(b"\r") and b"\n" not in reply for reply in replies)
-    assert [reply.decode().strip() for reply in replies] == [recorded["idn"],
-                                                             recorded["function"]]
-    replaying.assert_outcomes(passed=1)
-    replayed = inner.records()["session"]
-    assert replayed["emulated"] is False and replayed["target"].startswith("replay:")
-    assert (replayed["idn"], replayed["function"]) == (recorded["idn"], recorded["function"])
+    assert_replies_end_with(path, b"\r", recorded)
+    assert_replayed_as_recorded(inner, replaying, recorded)
 
 
 def test_xdist_workers_take_turns_recording_from_one_tcp_instrument(inner: InnerSuite) -> None:
@@ -265,14 +278,8 @@ async def test_cassettes_recorded_through_the_serial_bridge_are_hardware_cassett
     cassette = read_cassette(path)
     assert cassette.header.source == "hardware" and cassette.header.transport == "serial-bridge"
     assert cassette.header.output_terminator == "\n"
-    replies = traffic(path, "tx")
-    assert all(reply.endswith(b"\n") and b"\r" not in reply for reply in replies)
-    assert [reply.decode().strip() for reply in replies] == [recorded["idn"],
-                                                             recorded["function"]]
-    replaying.assert_outcomes(passed=1)
-    replayed = inner.records()["session"]
-    assert replayed["emulated"] is False
-    assert (replayed["idn"], replayed["function"]) == (recorded["idn"], recorded["function"])
+    assert_replies_end_with(path, b"\n", recorded)
+    assert_replayed_as_recorded(inner, replaying, recorded)
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -286,6 +293,9 @@ def closed_port() -> Iterator[int]:
 
 
 @pytest.mark.parametrize(("options", "expected"), [
+    (["--hil-record-mode=once"], "*--hil-record-mode once needs --hil-target replay:DIR*"),
+    (["--hil-target=replay:cassettes", "--hil-record-mode=sometimes"],
+     "*--hil-record-mode 'sometimes' is not one of none, once, new_episodes, all*"),
     (["--hil-record-from=tcp:127.0.0.1:5025"],
      "*--hil-record-from tcp:127.0.0.1:5025 needs --hil-target replay:DIR*"),
     (["--hil-target=replay:cassettes", "--hil-record-from=tcp:127.0.0.1:5025"],
@@ -303,7 +313,7 @@ def closed_port() -> Iterator[int]:
       "--hil-record-from=serial:/nonexistent/tty"],
      "*--hil-record-from serial:/nonexistent/tty: *"),
 ])
-def test_record_sources_that_cannot_work_are_usage_errors(
+def test_record_options_that_cannot_work_are_usage_errors(
         pytester: pytest.Pytester, options: list[str], expected: str) -> None:
     pytester.makepyfile("def test_nothing(electrometer):\n    pass\n")
 

@@ -87,18 +87,3 @@ def test_a_missing_cassette_says_how_to_record_it(inner: InnerSuite) -> None:
     result.stdout.fnmatch_lines(["hil: CassetteNotFound: no cassette at *test_unrecorded.py_"
                                  "test_session_0--keithley6517b.jsonl*--hil-record-mode=once*"])
     assert "Traceback" not in result.stdout.str() and "fixturedef" not in result.stdout.str()
-
-
-@pytest.mark.parametrize(("options", "expected"), [
-    (["--hil-record-mode=once"], "*--hil-record-mode once needs --hil-target replay:DIR*"),
-    (["--hil-target=replay:cassettes", "--hil-record-mode=sometimes"],
-     "*--hil-record-mode 'sometimes' is not one of none, once, new_episodes, all*"),
-])
-def test_record_modes_the_target_cannot_honour_are_usage_errors(
-        pytester: pytest.Pytester, options: list[str], expected: str) -> None:
-    pytester.makepyfile("def test_nothing(electrometer):\n    pass\n")
-
-    result = pytester.runpytest(*options)
-
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([expected])

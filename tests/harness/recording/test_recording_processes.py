@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from socket_query import query
 
 from harness.recording import read_cassette
 
@@ -72,16 +73,6 @@ def first_line(process: subprocess.Popen[str]) -> str:
     line = process.stdout.readline()
     assert line, f"the child exited early with {process.wait(timeout=PROMPT)}"
     return line.strip()
-
-
-def query(sock: socket.socket, message: bytes) -> bytes:
-    sock.sendall(message)
-    reply = b""
-    while not reply.endswith(b"\n"):
-        chunk = sock.recv(4096)
-        assert chunk, "the emulator closed the connection"
-        reply += chunk
-    return reply
 
 
 def test_sigkill_during_recording_leaves_a_readable_cassette(

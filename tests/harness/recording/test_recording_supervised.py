@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from socket_query import query
 
 from harness.recording import CassettePlayer, read_cassette, verify
 from harness.supervisor import ControlError, Endpoint, Supervisor
@@ -21,16 +22,6 @@ def device(tmp_path: Path) -> Iterator[Endpoint]:
         yield supervisor.spawn("keithley6517b", speed=0)
     finally:
         supervisor.close()
-
-
-def query(sock: socket.socket, message: bytes) -> bytes:
-    sock.sendall(message)
-    reply = b""
-    while not reply.endswith(b"\n"):
-        chunk = sock.recv(4096)
-        assert chunk, "the device closed the connection"
-        reply += chunk
-    return reply
 
 
 def test_control_channel_records_a_session_that_replays_and_verifies(
