@@ -18,6 +18,11 @@ touching its code::
 
 A connection counts as open from its first read, so a second client that the
 one-client rule rejects at once never appears in a cassette.
+
+An endpoint that is not an asyncio stream (the pseudo-terminal endpoint) gets
+its ``TapConnection`` from ``RecordingTap.connection(peer)`` and feeds it
+itself: ``received`` after each read, ``flush`` before waiting for the next,
+``sent`` right after bytes left, ``close`` at its end.
 """
 
 from __future__ import annotations
@@ -88,6 +93,14 @@ class RecordingTap:
         self.start(cassette)
         return cassette
 
+    def abandon(self) -> Path | None:
+        """Drop the cassette being recorded: nothing is renamed into place; returns its path."""
+        cassette, self.cassette = self.cassette, None
+        if cassette is None:
+            return None
+        cassette.abandon()
+        return cassette.path
+
     def stop(self) -> Path | None:
         """Finish the cassette being recorded, if any; returns its final path."""
         cassette, self.cassette = self.cassette, None
@@ -137,9 +150,16 @@ class RecordingTap:
     def wrap(self, reader: asyncio.StreamReader,
              writer: asyncio.StreamWriter) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Stand-ins for a new connection's streams (typed as the streams they replace)."""
-        connection = TapConnection(self, writer)
+        connection = TapConnection(self, peer_name(writer))
         return (cast(asyncio.StreamReader, TapReader(reader, connection)),
                 cast(asyncio.StreamWriter, TapWriter(writer, connection)))
+
+    def connection(self, peer: str) -> TapConnection:
+        """The recording state of a stream that is not an asyncio connection (a pty).
+
+        ``peer`` is what the cassette's ``open`` event says (the pty's path).
+        """
+        return TapConnection(self, peer)
 
     def failed(self, error: OSError) -> None:
         # The device keeps serving: a recording problem must not break the session.
@@ -185,14 +205,19 @@ class RecordingTap:
             self.failed(e)
 
 
-class TapConnection:
-    """The recording state of one client connection."""
+def peer_name(writer: asyncio.StreamWriter) -> str:
+    """``host:port`` of a connection's client (or whatever its transport names it)."""
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else (
+        str(peer or ""))
 
-    def __init__(self, tap: RecordingTap, writer: asyncio.StreamWriter) -> None:
+
+class TapConnection:
+    """The recording state of one client connection (opened by its first ``received``)."""
+
+    def __init__(self, tap: RecordingTap, peer: str) -> None:
         self.tap = tap
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else (
-            str(peer or ""))
+        self.peer = peer
         self.opened = False
         self.closed = False
         #: ``(clock time, from the client?, bytes)`` seen since the last flush.
@@ -211,6 +236,21 @@ class TapConnection:
 
     # The hot path holds what crossed the wire with its time and nothing more; the
     # events are formatted and written by ``flush``, after the reply has left.
+
+    def received(self, data: bytes) -> bytes:
+        """Hold ``data`` that the client sent (b"" at its end); returns ``data``."""
+        if not self.opened:
+            self.open()
+        cassette = self.tap.cassette
+        if cassette is not None and data:
+            self.held.append((cassette.clock(), True, data))
+        return data
+
+    def sent(self, data: bytes) -> None:
+        """Record ``data`` that the device sent, with what it answers: call it once they left."""
+        cassette = self.tap.cassette
+        if cassette is not None and data and self.opened:
+            self.write_exchange(cassette, cassette.clock(), data)
 
     def flush(self) -> None:
         """Write the held traffic as events, one write for all of it."""
@@ -274,15 +314,6 @@ class TapReader:
         self._reader = reader
         self._connection = connection
 
-    def _hold(self, data: bytes) -> bytes:
-        connection = self._connection
-        if not connection.opened:
-            connection.open()
-        cassette = connection.tap.cassette
-        if cassette is not None and data:
-            connection.held.append((cassette.clock(), True, data))
-        return data
-
     # Each read first writes what was held: the endpoint has handled it, so a message
     # without a reply reaches the file before the endpoint waits for the next one.
 
@@ -290,19 +321,19 @@ class TapReader:
         connection = self._connection
         if connection.held:
             connection.flush()
-        return self._hold(await self._reader.read(n))
+        return connection.received(await self._reader.read(n))
 
     async def readline(self) -> bytes:
         self._connection.flush()
-        return self._hold(await self._reader.readline())
+        return self._connection.received(await self._reader.readline())
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
         self._connection.flush()
-        return self._hold(await self._reader.readuntil(separator))
+        return self._connection.received(await self._reader.readuntil(separator))
 
     async def readexactly(self, n: int) -> bytes:
         self._connection.flush()
-        return self._hold(await self._reader.readexactly(n))
+        return self._connection.received(await self._reader.readexactly(n))
 
     def at_eof(self) -> bool:
         return self._reader.at_eof()
@@ -323,7 +354,8 @@ class TapWriter:
         connection = self._connection
         cassette = connection.tap.cassette
         if cassette is not None and data and connection.opened:
-            # Recorded right after the reply left, so recording never delays it.
+            # Recorded right after the reply left, so recording never delays it; inline
+            # rather than ``connection.sent`` to keep a call off the hot path.
             connection.write_exchange(cassette, cassette.clock(),
                                       data if type(data) is bytes else bytes(data))
 

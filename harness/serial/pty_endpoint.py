@@ -7,6 +7,11 @@ ends only with ``close``. Input is framed by a ``DeviceSession`` (CR and LF end
 messages; Ctrl-C and Ctrl-X clear the device; with XON/XOFF the flow bytes are
 removed and XOFF holds the output); output is optionally paced at the line rate.
 
+With a ``RecordingTap`` the pty's traffic is recorded as one long connection
+(a pty has no connect event): opened by the first byte a client writes, closed
+when the endpoint closes; bytes read from the master are ``rx``, bytes written
+to it ``tx``.
+
 A serial break cannot be seen through a Linux pseudo-terminal (the kernel
 drops ``tcsendbreak`` on a pty), so ``serial_break()`` is the way to inject one.
 """
@@ -31,6 +36,7 @@ from harness.tcpip.base import cancel_and_await, make_done_future
 
 if TYPE_CHECKING:
     from devices.keithley.config import KeithleyConfig
+    from harness.recording.tap import RecordingTap, TapConnection
 
 __all__ = ["PtyEndpoint"]
 
@@ -47,7 +53,9 @@ class PtyEndpoint:
     ``settings`` are the line settings (XON/XOFF, and the baud rate that
     ``pace=True`` honours: 1 + data bits + parity + stop bits per byte).
     ``link``, if given, is a symlink to the pty published on start and removed
-    on close. Raises ``PtyError`` from ``start`` if no pty can be made.
+    on close. ``recording_tap`` records the traffic (its header should say
+    ``transport="pty"``); the endpoint stops it on close. Raises ``PtyError``
+    from ``start`` if no pty can be made.
     """
 
     def __init__(
@@ -62,6 +70,7 @@ class PtyEndpoint:
         max_message_length: int = 2048,
         name: str = "",
         log: logging.Logger | None = None,
+        recording_tap: RecordingTap | None = None,
     ) -> None:
         self.settings = settings if settings is not None else LineSettings()
         self.pace = pace
@@ -77,12 +86,15 @@ class PtyEndpoint:
         self._master: int | None = None
         self._slave: int | None = None
         self._reader: asyncio.Future[None] = make_done_future()
+        self.recording_tap = recording_tap
+        self._recording: TapConnection | None = None
 
     @classmethod
     def for_keithley(cls, config: KeithleyConfig | None = None, *,
                      device: SansIoDevice | None = None, pace: bool = False,
                      link: str | os.PathLike[str] | None = None, name: str = "",
                      log: logging.Logger | None = None,
+                     recording_tap: RecordingTap | None = None,
                      **overrides: Any) -> PtyEndpoint:
         """An emulated Keithley on a pty, with its configured terminators and line settings.
 
@@ -104,7 +116,8 @@ class PtyEndpoint:
             device, terminator=config.terminator.encode("latin-1"),
             dcl_terminator=config.dcl_reply_terminator.encode("latin-1"),
             settings=LineSettings.from_keithley(config.serial), pace=pace, link=link,
-            max_message_length=config.max_message_length, name=name or config.model, log=log)
+            max_message_length=config.max_message_length, name=name or config.model, log=log,
+            recording_tap=recording_tap)
         if pace and config.simulate_line_rate:
             endpoint.log.warning("pace=True and simulate_line_rate both add the line time; "
                                  "replies take twice as long as on the instrument")
@@ -137,7 +150,11 @@ class PtyEndpoint:
             self._close_descriptors()
             raise
         pace = self.settings.seconds_per_character if self.pace else None
-        self._output = PtyOutput(master, seconds_per_character=pace, log=self.log)
+        recording = None
+        if self.recording_tap is not None:
+            recording = self._recording = self.recording_tap.connection(path)
+        self._output = PtyOutput(master, seconds_per_character=pace, log=self.log,
+                                 on_sent=recording.sent if recording is not None else None)
         self.session.attach(self._output)
         self._reader = asyncio.ensure_future(self._read_input(master))
         self.log.info("Serving on %s%s (%d baud, %s)", path,
@@ -158,6 +175,7 @@ class PtyEndpoint:
         finally:
             self._output = None
             self._close_descriptors()
+            self._stop_recording()
             self.log.info("Closed %s", self.path)
 
     async def __aenter__(self) -> Self:
@@ -167,6 +185,14 @@ class PtyEndpoint:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         traceback: TracebackType | None) -> None:
         await self.close()
+
+    def _stop_recording(self) -> None:
+        """Record the end of the pty's connection and finish the cassette."""
+        recording, self._recording = self._recording, None
+        if recording is not None:
+            recording.close()
+        if self.recording_tap is not None:
+            self.recording_tap.stop()
 
     # -- device events -----------------------------------------------------------------
 
@@ -217,10 +243,16 @@ class PtyEndpoint:
         session = self.session
         output = self._output
         assert output is not None
+        recording = self._recording
         try:
             while True:
                 await session.wait_for_room()
+                if recording is not None and recording.held:
+                    # Handled already: a message without a reply is on file before the wait.
+                    recording.flush()
                 data = await read_master(loop, master)
+                if recording is not None:
+                    recording.received(data)
                 session.feed(data, loop.time())
                 await output.drain()
         except OSError as e:

@@ -5,6 +5,7 @@ chunk of about 10 ms worth of characters is written when its transmission
 would have ended. XOFF from the host holds the output (a chunk in flight ends
 first, as a UART finishes its character); ``discard`` drops what was not sent
 (device clear). ``drain`` waits while more than ``max_buffered`` bytes wait.
+``on_sent`` (a recording tap) sees the bytes that reached the pty, once there.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import errno
 import logging
 import os
+from collections.abc import Callable
 
 from harness.tcpip.base import cancel_and_await, make_done_future
 
@@ -29,12 +31,16 @@ PACE_SLICE = 0.01
 class PtyOutput:
     """Writes to a non-blocking pty master ``fd``; ``seconds_per_character`` paces it.
 
-    ``seconds_per_character=None`` writes without pacing. Call ``close`` when done.
+    ``seconds_per_character=None`` writes without pacing; ``on_sent(data)`` is
+    called with each run of bytes the pty accepted, right after. Call ``close``
+    when done.
     """
 
     def __init__(self, fd: int, *, seconds_per_character: float | None = None,
-                 max_buffered: int = MAX_BUFFERED, log: logging.Logger | None = None) -> None:
+                 max_buffered: int = MAX_BUFFERED, log: logging.Logger | None = None,
+                 on_sent: Callable[[bytes], None] | None = None) -> None:
         self._fd = fd
+        self._on_sent = on_sent
         self._loop = asyncio.get_running_loop()
         self._seconds_per_character = seconds_per_character
         self._max_buffered = max_buffered
@@ -112,7 +118,7 @@ class PtyOutput:
 
     def _write_some(self, data: bytes | bytearray | memoryview) -> int:
         try:
-            return os.write(self._fd, data)
+            sent = os.write(self._fd, data)
         except BlockingIOError:
             return 0
         except OSError as e:
@@ -120,6 +126,10 @@ class PtyOutput:
             level = logging.DEBUG if e.errno == errno.EIO else logging.WARNING
             self.log.log(level, "Writing to the pty failed: %r; %d bytes dropped", e, len(data))
             return len(data)
+        if self._on_sent is not None and sent:
+            # Copied: the caller's buffer changes once the sent bytes are removed from it.
+            self._on_sent(bytes(data[:sent]))
+        return sent
 
     def _stop_writing(self) -> None:
         if self._writing:

@@ -164,7 +164,8 @@ async def start_pty(request: dict[str, Any], server: DeviceServer) -> PtyEndpoin
     from harness.serial.pty_endpoint import PtyEndpoint
 
     pty = PtyEndpoint.for_keithley(server.config, device=server.device, name=request["name"],
-                                   link=pty_link_path(Path(request["log"])), log=logger)
+                                   link=pty_link_path(Path(request["log"])), log=logger,
+                                   recording_tap=pty_recording_tap(request, server))
     await pty.start()
 
     def follow_model() -> None:
@@ -174,6 +175,24 @@ async def start_pty(request: dict[str, Any], server: DeviceServer) -> PtyEndpoin
 
     server.add_wakeup_listener(follow_model)
     return pty
+
+
+def pty_recording_tap(request: dict[str, Any],
+                      server: FaultInjectingServer) -> RecordingTap | None:
+    """With ``record_dir``, a tap recording the pty session into its own cassette there.
+
+    Named ``<name>-pty-...``. The control channel's ``record_start`` records TCP only.
+    """
+    if not request.get("record_dir"):
+        return None
+    terminator = server.config.terminator
+    tap = RecordingTap(
+        terminator.encode("latin-1"), redact_serial=bool(request.get("redact_serial")),
+        # The pty accepts CR or LF (§1.1); the configured terminator is what clients send.
+        header=lambda: emulator_header(server, transport="pty", input_terminator=terminator))
+    tap.record_sessions(request["record_dir"], prefix=f"{request['name']}-pty")
+    logger.info("Recording the pty session into %s", request["record_dir"])
+    return tap
 
 
 def build_server(request: dict[str, Any]) -> DeviceServer:

@@ -34,8 +34,9 @@ class DeviceSpec:
     ``"fail"`` or ``"restart"``; ``config`` holds extra model keys (for the
     Keithleys any ``KeithleyConfig`` key); ``pty`` also serves the device on a
     pseudo-terminal. ``record_dir`` (an absolute path) records each client
-    connection into its own cassette there; ``redact_serial`` zeroes the
-    serial number in them. Raises ``SpecError`` for bad values.
+    connection, and the pty session, into its own cassette there;
+    ``redact_serial`` zeroes the serial number in them. Raises ``SpecError``
+    for bad values.
     """
 
     device: str
