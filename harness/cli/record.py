@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
-import socket
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,11 +19,13 @@ from harness.cli.errors import EXIT_OK, CommandError
 from harness.cli.options import (
     TERMINATOR_NAMES,
     Subcommands,
+    add_listen_arguments,
     common_options,
-    is_loopback,
-    port_number,
+    warn_if_exposed,
 )
-from harness.cli.preflight import check_listen, listen_failure, writable_directory
+from harness.cli.preflight import check_listen, writable_directory
+from harness.cli.serving import serve_until_stopped
+from harness.endpoint_probe import probe_tcp
 
 if TYPE_CHECKING:
     from harness.recording import CassetteHeader, RecordingTap
@@ -64,10 +63,7 @@ def register(commands: Subcommands) -> None:
                              "bench host, 'hil serve'")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="directory of the cassettes (.jsonl), created if missing")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=port_number, default=0,
-                        help="TCP port (default 0: a free port, printed when ready)")
+    add_listen_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON line when ready, one per cassette and one when "
                              "done, instead of text")
@@ -105,10 +101,7 @@ def run(args: argparse.Namespace) -> int:
     check_listen(args.host, args.port)
     check_upstream(upstream)
     directory = writable_directory(args.out, "--out")
-    if not is_loopback(args.host):
-        print(f"hil record: warning: listening on {args.host!r}, not a loopback address: anyone "
-              "who can reach this machine can talk to the instrument", file=sys.stderr,
-              flush=True)
+    warn_if_exposed("record", args.host, "instrument")
     finished = asyncio.run(record(upstream, directory, header, args))
     if args.json:
         print(json.dumps({"event": "done", "cassettes": [str(path) for path in finished]}),
@@ -156,11 +149,9 @@ def cassette_header(args: argparse.Namespace, upstream: Upstream) -> CassetteHea
 
 
 def check_upstream(upstream: Upstream) -> None:
-    """The instrument endpoint accepts a connection (then closed at once)."""
+    """The instrument endpoint accepts a connection (and has let it go again)."""
     try:
-        with socket.create_connection((upstream.host, upstream.port),
-                                      timeout=UPSTREAM_CHECK_TIMEOUT):
-            pass
+        probe_tcp(upstream.host, upstream.port, UPSTREAM_CHECK_TIMEOUT)
     except OSError as e:
         raise CommandError(f"cannot reach the instrument endpoint {upstream.text} "
                            f"({e.strerror or e}); start it first ('hil bridge' on the bench "
@@ -174,24 +165,11 @@ async def record(upstream: Upstream, directory: str, header: CassetteHeader,
 
     tap = announcing_tap(header, args)
     tap.record_sessions(directory, prefix=args.device or "record")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     server = RecordingForwarder(upstream.host, upstream.port, host=args.host, port=args.port,
                                 terminator=tap.output_terminator, recording_tap=tap,
                                 name=f"record:{upstream.text}")
-    try:
-        try:
-            await server.start_task
-        except OSError as e:
-            raise CommandError(listen_failure(args.host, args.port, e)) from None
-        print(ready_message(upstream, directory, args, server.port or args.port), flush=True)
-        await stop.wait()
-    finally:
-        await server.close()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    await serve_until_stopped(server, args.host, args.port,
+                              lambda port: ready_message(upstream, directory, args, port))
     return tap.finished
 
 

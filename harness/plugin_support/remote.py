@@ -10,9 +10,9 @@ records through a tap, a TCP instrument through a recording ``TcpForwarder``.
 from __future__ import annotations
 
 import contextlib
-import socket
 from typing import TYPE_CHECKING
 
+from harness.endpoint_probe import probe_tcp
 from harness.plugin_support.endpoint import InstrumentEndpoint, TargetLimitation
 from harness.plugin_support.lease import Lease
 from harness.plugin_support.run import RunContext
@@ -65,11 +65,7 @@ class SharedInstrumentTarget:
     def serve(self, server: contextlib.AbstractContextManager[tuple[str, int]]) -> tuple[str, int]:
         """Enter ``server`` (a ``serve_in_background``) until ``disconnect``."""
         stack = contextlib.ExitStack()
-        try:
-            address = stack.enter_context(server)
-        except BaseException:
-            stack.close()
-            raise
+        address = stack.enter_context(server)  # nothing to undo if this raises
         self._serving = stack
         return address
 
@@ -97,6 +93,13 @@ class SharedInstrumentTarget:
                                   model=model, host=host, port=port, target=self.text)
 
     def release(self, instrument: InstrumentEndpoint, *, passed: bool = True) -> None:
+        self._let_go()
+
+    def close(self) -> None:
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Disconnect the current test (finishing its recording), then free the lease."""
         lease, self._lease = self._lease, None
         if lease is None:
             return
@@ -104,14 +107,6 @@ class SharedInstrumentTarget:
             self.disconnect()
         finally:
             lease.release()
-
-    def close(self) -> None:
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            try:
-                self.disconnect()
-            finally:
-                lease.release()
 
 
 class TcpTarget(SharedInstrumentTarget):
@@ -127,8 +122,7 @@ class TcpTarget(SharedInstrumentTarget):
 
     def check(self) -> None:
         try:
-            with socket.create_connection((self.host, self.port), timeout=CONNECT_TIMEOUT):
-                pass
+            probe_tcp(self.host, self.port, CONNECT_TIMEOUT)
         except OSError as e:
             raise TargetError(
                 f"cannot reach {self.host}:{self.port} ({e}); start the endpoint there "

@@ -133,12 +133,8 @@ class NewEpisodesServer(RecordingReplayServer):
     keep_recording = False
 
     async def close(self) -> None:
-        if not self.keep_recording:
-            cassette, self.recording_tap.cassette = self.recording_tap.cassette, None
-            if cassette is not None:
-                cassette.abandon()
-                logger.info("Abandoned the new recording of %s; the cassette is unchanged",
-                            cassette.path)
+        if not self.keep_recording and (path := self.recording_tap.abandon()) is not None:
+            logger.info("Abandoned the new recording of %s; the cassette is unchanged", path)
         await super().close()
 
 
