@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,20 +78,7 @@ class InstrumentEndpoint:
         """The end of the device log written since this test got the device ("" if none)."""
         if self.log_path is None:
             return ""
-        return log_tail_since(self.log_path, self.log_offset, lines)
+        from harness.supervisor.logs import log_tail
 
+        return log_tail(self.log_path, lines, since=self.log_offset)
 
-#: Bytes of a device log a report shows at most.
-TAIL_BYTES = 8192
-
-
-def log_tail_since(path: Path, offset: int, lines: int, max_bytes: int = TAIL_BYTES) -> str:
-    """The last ``lines`` lines written to ``path`` after byte ``offset`` ("" if none)."""
-    try:
-        with open(path, "rb") as log:
-            size = log.seek(0, os.SEEK_END)
-            log.seek(max(offset, size - max_bytes, 0))
-            data = log.read()
-    except OSError:
-        return ""
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])

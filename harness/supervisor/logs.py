@@ -15,12 +15,14 @@ def pty_link_path(log_path: Path) -> Path:
     return log_path.with_suffix(".tty")
 
 
-def log_tail(path: Path, lines: int = TAIL_LINES, max_bytes: int = TAIL_BYTES) -> str:
-    """The last ``lines`` lines of a log file (at most ``max_bytes``); "" if it is missing."""
+def log_tail(path: Path, lines: int = TAIL_LINES, max_bytes: int = TAIL_BYTES, *,
+             since: int = 0) -> str:
+    """The last ``lines`` lines of a log file (at most ``max_bytes``), of what was written
+    after byte ``since``; "" if there is none or the file is missing."""
     try:
         with open(path, "rb") as log:
             size = log.seek(0, os.SEEK_END)
-            log.seek(max(0, size - max_bytes))
+            log.seek(max(since, size - max_bytes, 0))
             data = log.read()
     except OSError:
         return ""

@@ -17,13 +17,13 @@ from harness.plugin_support import (
     parse_target,
 )
 from harness.plugin_support.bridge import parse_serial_settings
-from harness.plugin_support.endpoint import log_tail_since
 from harness.plugin_support.remote import SerialTarget, TcpTarget
 from harness.plugin_support.replay import ReplayTarget
 from harness.plugin_support.run import safe_file_name
 from harness.plugin_support.targets import TargetOptions
 from harness.supervisor import SpecError
 from harness.supervisor.history import HISTORY_LENGTH, MAX_ENTRY_CHARS, MessageHistory
+from harness.supervisor.logs import log_tail
 
 
 @pytest.fixture
@@ -141,10 +141,10 @@ def test_log_tail_since_shows_only_what_follows_the_offset(tmp_path: Path) -> No
     with log.open("a") as file:
         file.write("new 1\nnew 2\nnew 3\n")
 
-    assert log_tail_since(log, offset, 10) == "new 1\nnew 2\nnew 3"
-    assert log_tail_since(log, offset, 2) == "new 2\nnew 3"
-    assert log_tail_since(log, log.stat().st_size, 10) == ""
-    assert log_tail_since(tmp_path / "missing.log", 0, 10) == ""
+    assert log_tail(log, 10, since=offset) == "new 1\nnew 2\nnew 3"
+    assert log_tail(log, 2, since=offset) == "new 2\nnew 3"
+    assert log_tail(log, 10, since=log.stat().st_size) == ""
+    assert log_tail(tmp_path / "missing.log", 10, since=0) == ""
 
 
 def test_message_history_splits_lines_and_keeps_the_last_ones() -> None:
