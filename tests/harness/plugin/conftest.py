@@ -13,10 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-#: Seconds an inner pytest run in a subprocess may take on a busy 2-core machine.
-SUBPROCESS_TIMEOUT = 240.0
-STD_WAIT = 10.0
+from plugin_limits import SUBPROCESS_TIMEOUT
 
 #: Put at the top of inner test files: a line-based SCPI client over TCP.
 SCPI_HELPERS = '''

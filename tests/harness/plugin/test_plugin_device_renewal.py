@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_limits import STD_WAIT
 
-from conftest import STD_WAIT
 from harness.plugin_support import device_spec
 from harness.plugin_support.pool import DevicePool
 from harness.supervisor import ControlError, Endpoint, Supervisor

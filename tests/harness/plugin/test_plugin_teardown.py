@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from plugin_limits import SUBPROCESS_TIMEOUT
 
-from conftest import SUBPROCESS_TIMEOUT
 from tests.process_probes import still_running
 
 if TYPE_CHECKING:
