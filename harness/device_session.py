@@ -6,8 +6,10 @@ overruns to the device, and writes each reply with its terminator to the
 transport's writer when the device says it is ready. A scheduler task, owned by
 the session while it is attached to a writer, writes delayed replies at their
 time and polls the device when it asks. Replies are never reordered; XOFF from
-the host holds them (§8.2). The TCP ``MockServer`` and the ``PtyEndpoint`` both
-run on it.
+the host holds them (§8.2). With ``send_flow_control`` the session also sends
+XOFF when the device's unprocessed input passes ¾ of ``max_message_length`` and
+XON when it falls below ½ (§8.2, F36), always between replies. The TCP
+``MockServer`` and the ``PtyEndpoint`` both run on it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ MAX_PENDING_REPLIES = 1024
 MIN_POLL_INTERVAL = 0.001
 #: Replies are ASCII (§1.7); latin-1 mirrors the framer's decoding of input.
 REPLY_ENCODING = "latin-1"
+#: The flow-control bytes the device sends (§8.2).
+XON, XOFF = b"\x11", b"\x13"
 
 
 class SansIoDevice(Protocol):
@@ -70,6 +74,11 @@ class DeviceSession:
     reply. ``on_flow_control(paused)`` is called for XON/XOFF from the host
     (only with ``xonxoff``); ``on_device_clear()`` before the device-clear reply
     is written, so a transport can drop output it still buffers (§8.3).
+    ``input_terminator`` limits what ends an input message (F1; None: CR and
+    LF). ``send_flow_control`` (with ``xonxoff``) makes the session send XOFF
+    and XON for the device's input (F36); ``queued_input()`` tells how many
+    received characters the device holds unexecuted (the framer's partial
+    message is added).
     """
 
     def __init__(
@@ -83,11 +92,19 @@ class DeviceSession:
         log: logging.Logger | None = None,
         on_flow_control: Callable[[bool], None] | None = None,
         on_device_clear: Callable[[], None] | None = None,
+        input_terminator: bytes | None = None,
+        send_flow_control: bool = False,
+        queued_input: Callable[[], int] | None = None,
     ) -> None:
         self.device = device
         self.terminator = terminator
         self.dcl_terminator = terminator if dcl_terminator is None else dcl_terminator
-        self.framer = Framer(max_message_length, xonxoff)
+        self.framer = Framer(max_message_length, xonxoff, input_terminator)
+        self.send_flow_control = send_flow_control and xonxoff
+        self._queued_input = queued_input
+        self._stop_input_above = max_message_length * 3 // 4
+        self._resume_input_below = max_message_length // 2
+        self._input_stopped = False
         self.log = log if log is not None else logger
         self._on_flow_control = on_flow_control
         self._on_device_clear = on_device_clear
@@ -107,6 +124,17 @@ class DeviceSession:
         return self._output_paused
 
     @property
+    def input_stopped(self) -> bool:
+        """True after the session sent XOFF and before it sent XON again."""
+        return self._input_stopped
+
+    @property
+    def pending_input(self) -> int:
+        """Characters received but not yet executed: the partial message and the device's."""
+        queued = self._queued_input() if self._queued_input is not None else 0
+        return self.framer.pending + queued
+
+    @property
     def pending_replies(self) -> int:
         """Replies waiting for their ready time (or for XON)."""
         return len(self._outbox)
@@ -120,6 +148,7 @@ class DeviceSession:
         self.framer.reset()
         self._clear_outbox()
         self._output_paused = False
+        self._input_stopped = False
         self._writer = writer
         self._scheduler = asyncio.ensure_future(self._schedule_replies(writer))
 
@@ -169,6 +198,8 @@ class DeviceSession:
             except Exception:
                 # A model bug must not cost the client its connection (§0.5).
                 self.log.exception("The device failed on %r; the event is ignored", event)
+        if self.send_flow_control:
+            self._update_input_flow(writer)
         if self._outbox or self._poll_requested or device.next_wakeup() is not None:
             self._wake.set()
 
@@ -179,6 +210,8 @@ class DeviceSession:
             raise RuntimeError("the session is not attached to a writer")
         self.framer.reset()
         self._device_clear(writer, now)
+        if self.send_flow_control:
+            self._update_input_flow(writer)
 
     def _device_clear(self, writer: ReplyWriter, now: float) -> None:
         """Drop undelivered replies, then send the device's ``DCL`` reply (§8.3)."""
@@ -214,6 +247,23 @@ class DeviceSession:
         """Poll the device soon: an unpredictable event (a control operation) happened."""
         self._poll_requested = True
         self._wake.set()
+
+    # -- flow control ------------------------------------------------------------------
+
+    def _update_input_flow(self, writer: ReplyWriter) -> None:
+        """Send XOFF or XON when the unprocessed input crosses a threshold (§8.2).
+
+        Called between whole replies only, so the byte never splits one.
+        """
+        pending = self.pending_input
+        if not self._input_stopped and pending > self._stop_input_above:
+            self._input_stopped = True
+            self.log.debug("Input queue at %d characters; sending XOFF", pending)
+            writer.write(XOFF)
+        elif self._input_stopped and pending < self._resume_input_below:
+            self._input_stopped = False
+            self.log.debug("Input queue at %d characters; sending XON", pending)
+            writer.write(XON)
 
     # -- replies -----------------------------------------------------------------------
 
@@ -291,6 +341,8 @@ class DeviceSession:
             now = loop.time()
             self._flush(writer, now)
             polled = self._poll_device(writer, now)
+            if polled and self.send_flow_control:
+                self._update_input_flow(writer)
             await writer.drain()
             wakeup = self.device.next_wakeup()
             if polled and wakeup is not None and wakeup <= now:

@@ -34,9 +34,10 @@ class FidelityRow:
 
 FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
     "F1": FidelityRow("input terminators CR/LF/CRLF/LFCR", ("all", "configured"),
-                      alternatives="configured: only the configured output_terminator ends "
-                      "an input message; a lone CR or LF that is not part of it is an "
-                      "invalid character (-101) inside the message"),
+                      alternatives="configured: only the configured output_terminator (CR, "
+                      "LF, CRLF or LFCR) ends an input message, as the instrument's one RS-232 "
+                      "terminator setting; any other CR or LF is a character of the message, "
+                      "so the unit holding it fails with -101 (invalid character)"),
     "F2": FidelityRow("factory output terminator and serial settings",
                       keys=("output_terminator", "serial")),
     "F3": FidelityRow("input length limit and overrun error",
@@ -130,8 +131,9 @@ FIDELITY_ROWS: Mapping[str, FidelityRow] = MappingProxyType({
     "F34": FidelityRow("query latency and *RST duration",
                        keys=("query_latency_s", "reset_duration_s")),
     "F35": FidelityRow("device-clear reply terminator", keys=("dcl_terminator",)),
-    "F36": FidelityRow("device emits XON/XOFF at 3/4 and 1/2 of its input queue",
-                       ("emit", "silent"),
+    "F36": FidelityRow("with serial.xonxoff the device sends XOFF when more than 3/4 of "
+                       "its input queue (max_message_length) holds unexecuted characters and "
+                       "XON when that falls below 1/2", ("emit", "silent"),
                        alternatives="silent: the device never sends XON/XOFF; the host's "
                        "XON/XOFF is still honoured"),
     "F37": FidelityRow("SYST:VERS? on the 6514", ("default", "no_version_6514"),

@@ -20,7 +20,9 @@ from harness.device_session import DeviceSession
 from harness.tcpip import BaseClientOrServer, OneClientServer
 from harness.tcpip.base import cancel_and_await, make_done_future
 
-__all__ = ["OUTPUT_TERMINATORS", "MockServer", "build_config", "terminator_name"]
+__all__ = [
+    "OUTPUT_TERMINATORS", "MockServer", "build_config", "input_terminator", "terminator_name",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,13 @@ def build_config(
     return KeithleyConfig.from_mapping(data)
 
 
+def input_terminator(config: KeithleyConfig) -> bytes | None:
+    """What ends an input message: the output terminator with F1 ``configured``, else any."""
+    if config.fidelity_choice("F1") == "configured":
+        return config.terminator.encode("latin-1")
+    return None
+
+
 class MockServer(OneClientServer):
     """A ``OneClientServer`` fronting one emulated Keithley 6517B or 6514.
 
@@ -104,6 +113,9 @@ class MockServer(OneClientServer):
             dcl_terminator=b"\r\n" if self.config.dcl_terminator == "CRLF" else terminator,
             max_message_length=self.config.max_message_length,
             xonxoff=self.config.serial.xonxoff,
+            input_terminator=input_terminator(self.config),
+            send_flow_control=self.config.fidelity_choice("F36") == "emit",
+            queued_input=self._queued_input,
         )
         self._device = device
         self.read_loop_task: asyncio.Future[Any] = make_done_future()
@@ -128,6 +140,9 @@ class MockServer(OneClientServer):
     def device(self, device: MockKeithley) -> None:
         self._device = device
         self.session.device = device
+
+    def _queued_input(self) -> int:
+        return self._device.engine.queued_characters
 
     def wakeup(self) -> None:
         """Poll the device soon: an unpredictable event (a control operation) happened."""

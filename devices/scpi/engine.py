@@ -157,6 +157,11 @@ class Engine(Generic[T]):
     # -- services for handlers -----------------------------------------------------------
 
     @property
+    def queued_characters(self) -> int:
+        """Characters of the messages waiting behind a blocked unit (received, not executed)."""
+        return self._queued_characters
+
+    @property
     def blocked(self) -> bool:
         """True while a unit waits for an unpredictable event."""
         return self._blocked is not None

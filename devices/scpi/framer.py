@@ -1,6 +1,7 @@
 """Framer: input bytes to program messages and control events (spec §1.1-§1.3, §8.2, §8.3).
 
-The framer holds at most ``max_message_length`` characters whatever it is fed.
+The framer holds at most ``max_message_length`` characters (plus the first byte
+of a two-byte terminator) whatever it is fed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ DEFAULT_MAX_MESSAGE_LENGTH = 2048
 _CR, _LF, _ETX, _CAN, _XON, _XOFF = 0x0D, 0x0A, 0x03, 0x18, 0x11, 0x13
 _SPECIAL = re.compile(rb"[\r\n\x03\x18]")
 _SPECIAL_XONXOFF = re.compile(rb"[\r\n\x03\x18\x11\x13]")
+# With a configured terminator CR and LF are ordinary bytes; only these stay special.
+_CONTROL = re.compile(rb"[\x03\x18]")
+_CONTROL_XONXOFF = re.compile(rb"[\x03\x18\x11\x13]")
+#: The input terminators a framer can be limited to (fidelity F1 ``configured``).
+TERMINATORS = (b"\r", b"\n", b"\r\n", b"\n\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +53,22 @@ class Framer:
     """Splits a byte stream on CR and LF; handles device clear, XON/XOFF and overlong input.
 
     ``feed(data)`` returns the events completed by ``data`` in stream order.
+    ``terminator`` (one of ``TERMINATORS``) makes only that sequence end a
+    message; CR and LF elsewhere are then characters of the message (F1).
     """
 
     def __init__(
-        self, max_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH, xonxoff: bool = False
+        self, max_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH, xonxoff: bool = False,
+        terminator: bytes | None = None,
     ) -> None:
         if max_message_length < 1:
             raise ValueError(f"max_message_length must be positive, got {max_message_length}")
+        if terminator is not None and terminator not in TERMINATORS:
+            raise ValueError(f"terminator={terminator!r} is not an input terminator; "
+                             "use b'\\r', b'\\n', b'\\r\\n' or b'\\n\\r' (or None for all)")
         self.max_message_length = max_message_length
         self.xonxoff = xonxoff
+        self.terminator = terminator
         self._buffer = bytearray()
         # True while skipping the rest of an overlong message up to its terminator.
         self._discarding = False
@@ -72,6 +85,8 @@ class Framer:
 
     def feed(self, data: bytes) -> list[FramerEvent]:
         """Consume ``data``; return the events it completes."""
+        if self.terminator is not None:
+            return self._feed_terminated(data, self.terminator)
         special = _SPECIAL_XONXOFF if self.xonxoff else _SPECIAL
         if not self._buffer and not self._discarding:
             # Fast path: one whole message and its terminator(s), the usual case.
@@ -120,3 +135,62 @@ class Framer:
             events.append(FlowControl("xon"))
         else:
             events.append(FlowControl("xoff"))
+
+    # -- a configured terminator (F1 ``configured``) -----------------------------------
+
+    def _feed_terminated(self, data: bytes, terminator: bytes) -> list[FramerEvent]:
+        control = _CONTROL_XONXOFF if self.xonxoff else _CONTROL
+        if not self._buffer and not self._discarding and data.endswith(terminator):
+            body = data[:-len(terminator)]
+            if (len(body) <= self.max_message_length and terminator not in body
+                    and control.search(body) is None):
+                return [Message(body.decode("latin-1"))] if body else []
+        events: list[FramerEvent] = []
+        position = 0
+        for match in control.finditer(data):
+            self._take(data[position:match.start()], terminator, events)
+            self._special(data[match.start()], events)
+            position = match.end()
+        self._take(data[position:], terminator, events)
+        return events
+
+    def _take(self, data: bytes, terminator: bytes, events: list[FramerEvent]) -> None:
+        """Add ordinary bytes; end a message at each complete ``terminator``."""
+        if not data:
+            return
+        position = 0
+        # A two-byte terminator split between two reads (the first byte is buffered).
+        if len(terminator) == 2 and self._buffer[-1:] == terminator[:1] and data[:1] == \
+                terminator[1:]:
+            del self._buffer[-1]
+            self._end_message(events)
+            position = 1
+        while (end := data.find(terminator, position)) >= 0:
+            self._append_terminated(data, position, end, terminator, events)
+            self._end_message(events)
+            position = end + len(terminator)
+        self._append_terminated(data, position, len(data), terminator, events)
+
+    def _append_terminated(self, data: bytes, start: int, end: int, terminator: bytes,
+                           events: list[FramerEvent]) -> None:
+        if start == end:
+            return
+        if self._discarding:
+            # Only the last byte matters: it may begin a terminator split between reads.
+            self._buffer[:] = data[end - 1:end]
+            return
+        if len(self._buffer) + end - start > self.max_message_length + len(terminator) - 1:
+            self._buffer[:] = data[end - 1:end]
+            self._discarding = True
+            events.append(Overrun())
+            return
+        self._buffer += data[start:end]
+
+    def _end_message(self, events: list[FramerEvent]) -> None:
+        if self._discarding:
+            self._discarding = False
+        elif len(self._buffer) > self.max_message_length:
+            events.append(Overrun())
+        elif self._buffer:
+            events.append(Message(self._buffer.decode("latin-1")))
+        self._buffer.clear()

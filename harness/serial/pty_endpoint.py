@@ -24,6 +24,7 @@ import logging
 import os
 import termios
 import tty
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -36,6 +37,7 @@ from harness.tcpip.base import cancel_and_await, make_done_future
 
 if TYPE_CHECKING:
     from devices.keithley.config import KeithleyConfig
+    from devices.scpi.engine import Engine
     from harness.recording.tap import RecordingTap, TapConnection
 
 __all__ = ["PtyEndpoint"]
@@ -54,7 +56,8 @@ class PtyEndpoint:
     ``pace=True`` honours: 1 + data bits + parity + stop bits per byte).
     ``link``, if given, is a symlink to the pty published on start and removed
     on close. ``recording_tap`` records the traffic (its header should say
-    ``transport="pty"``); the endpoint stops it on close. Raises ``PtyError``
+    ``transport="pty"``); the endpoint stops it on close. ``input_terminator``,
+    ``send_flow_control`` and ``queued_input`` go to the ``DeviceSession``. Raises ``PtyError``
     from ``start`` if no pty can be made.
     """
 
@@ -71,6 +74,9 @@ class PtyEndpoint:
         name: str = "",
         log: logging.Logger | None = None,
         recording_tap: RecordingTap | None = None,
+        input_terminator: bytes | None = None,
+        send_flow_control: bool = False,
+        queued_input: Callable[[], int] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else LineSettings()
         self.pace = pace
@@ -82,7 +88,9 @@ class PtyEndpoint:
         self.session = DeviceSession(
             device, terminator=terminator, dcl_terminator=dcl_terminator,
             max_message_length=max_message_length, xonxoff=self.settings.xonxoff, log=self.log,
-            on_flow_control=self._flow_control, on_device_clear=self._discard_output)
+            on_flow_control=self._flow_control, on_device_clear=self._discard_output,
+            input_terminator=input_terminator, send_flow_control=send_flow_control,
+            queued_input=queued_input)
         self._master: int | None = None
         self._slave: int | None = None
         self._reader: asyncio.Future[None] = make_done_future()
@@ -105,6 +113,7 @@ class PtyEndpoint:
         """
         from devices.keithley.config import KeithleyConfig
         from devices.keithley.mock_keithley import MockKeithley
+        from devices.keithley.mock_server import input_terminator
 
         if config is None:
             config = KeithleyConfig.from_mapping(overrides)
@@ -112,12 +121,14 @@ class PtyEndpoint:
             config = KeithleyConfig.from_mapping({**config.to_mapping(), **overrides})
         if device is None:
             device = MockKeithley(config, now=asyncio.get_running_loop().time())
+        queued_input = engine_queue(device.engine) if isinstance(device, MockKeithley) else None
         endpoint = cls(
             device, terminator=config.terminator.encode("latin-1"),
             dcl_terminator=config.dcl_reply_terminator.encode("latin-1"),
             settings=LineSettings.from_keithley(config.serial), pace=pace, link=link,
             max_message_length=config.max_message_length, name=name or config.model, log=log,
-            recording_tap=recording_tap)
+            recording_tap=recording_tap, input_terminator=input_terminator(config),
+            send_flow_control=config.fidelity_choice("F36") == "emit", queued_input=queued_input)
         if pace and config.simulate_line_rate:
             endpoint.log.warning("pace=True and simulate_line_rate both add the line time; "
                                  "replies take twice as long as on the instrument")
@@ -284,6 +295,15 @@ async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
         await waiter
     finally:
         loop.remove_reader(fd)
+
+
+def engine_queue(engine: Engine[Any]) -> Callable[[], int]:
+    """How many received characters ``engine`` holds unexecuted, as a callable."""
+
+    def queued_input() -> int:
+        return engine.queued_characters
+
+    return queued_input
 
 
 def set_line_speed(fd: int, baud: int) -> None:

@@ -350,8 +350,6 @@ def test_f25_buffer_retained_keeps_readings_over_a_power_cycle() -> None:
 
 # -- the other generic rows: F1, F4, F6, F7, F11, F15, F20, F21 ---------------------------------
 
-NEEDS = "alternative not wired yet: needs a change in a file another helper was editing"
-
 
 def test_f4_separate_answers_each_query_on_its_own_line() -> None:
     assert lines(device(F4="separate"), "*RST;*OPC?;*OPC?") == ["1", "1"]
@@ -696,13 +694,42 @@ async def test_f4_separate_reply_lines_over_a_socket() -> None:
             assert (await stream[0].readuntil(b"\n")).startswith(b"KEITHLEY INSTRUMENTS")
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS + " (framer / mock_server.py)")
 async def test_f1_configured_terminator_only_over_a_socket() -> None:
     async with served(fidelity={"F1": "configured"}) as stream:
         _, writer = stream
-        # A lone CR is then a character inside the message, not a terminator.
+        # A lone CR is then a character inside the message, not a terminator, and a
+        # byte below 0x20 other than HT is an invalid character (§1.1, §1.2): the one
+        # unit fails, so neither *CLS nor the query runs.
         writer.write(b"*CLS\r:SYST:ERR?\n")
         assert await query(stream, ":SYST:ERR?") == '-101,"Invalid character"'
+
+
+OTHER_LINE_BREAK = {b"\r": b"\n", b"\n": b"\r", b"\r\n": b"\n\r", b"\n\r": b"\r\n"}
+
+
+@pytest.mark.parametrize("terminator", [b"\r", b"\n", b"\r\n", b"\n\r"])
+async def test_f1_configured_each_terminator_over_a_socket(terminator: bytes) -> None:
+    async with served(fidelity={"F1": "configured"}, terminator=terminator) as (reader, writer):
+        async def reply(message: bytes) -> bytes:
+            writer.write(message)
+            async with asyncio.timeout(WAIT):
+                return (await reader.readuntil(terminator))[:-len(terminator)]
+
+        assert await reply(b"*OPT?" + terminator) == b"0"
+        # The other line break is inside the message: one invalid unit, no reply.
+        writer.write(b"*OPT?" + OTHER_LINE_BREAK[terminator] + b"*IDN?" + terminator)
+        assert await reply(b":SYST:ERR?" + terminator) == b'-101,"Invalid character"'
+        assert await reply(b":SYST:ERR?" + terminator) == b'0,"No error"'
+
+
+@pytest.mark.parametrize("terminator", [b"\r", b"\n", b"\r\n", b"\n\r"])
+async def test_f1_default_any_line_break_ends_a_message_whatever_the_terminator(
+        terminator: bytes) -> None:
+    async with served(terminator=terminator) as (reader, writer):
+        writer.write(b"*OPT?" + OTHER_LINE_BREAK[terminator] + b":SYST:ERR?\r\n")
+        async with asyncio.timeout(WAIT):
+            assert await reader.readuntil(terminator) == b"0" + terminator
+            assert await reader.readuntil(terminator) == b'0,"No error"' + terminator
 
 
 async def test_f1_default_accepts_a_lone_cr_over_a_socket() -> None:
