@@ -115,8 +115,10 @@ class DeviceSession:
         self._poll_requested = False
         # Set whenever the scheduler must look at the outbox or the device again.
         self._wake = asyncio.Event()
+        # Mirrors ``has_room``; ``on_room(has_room)`` hears of every change.
         self._outbox_has_room = asyncio.Event()
         self._outbox_has_room.set()
+        self.on_room: Callable[[bool], None] | None = None
 
     @property
     def output_paused(self) -> bool:
@@ -272,6 +274,19 @@ class DeviceSession:
         if self._on_flow_control is not None:
             self._on_flow_control(paused)
         self._flush(writer, now)
+        self._room_changed()
+
+    def _room_changed(self) -> None:
+        """Bring ``_outbox_has_room`` (and ``on_room``) up to date with ``has_room``."""
+        room = self.has_room
+        if room == self._outbox_has_room.is_set():
+            return
+        if room:
+            self._outbox_has_room.set()
+        else:
+            self._outbox_has_room.clear()
+        if self.on_room is not None:
+            self.on_room(room)
 
     def _emit(
         self, replies: Iterable[Reply], terminator: bytes, writer: ReplyWriter, now: float
@@ -285,11 +300,11 @@ class DeviceSession:
             else:
                 outbox.append(_Outgoing(data, ready_at))
         if len(outbox) >= MAX_PENDING_REPLIES:
-            self._outbox_has_room.clear()
+            self._room_changed()
 
     def _clear_outbox(self) -> None:
         self._outbox.clear()
-        self._outbox_has_room.set()
+        self._room_changed()
 
     def _flush(self, writer: ReplyWriter, now: float) -> None:
         """Write, in order, every reply at the head of the outbox that is ready."""
@@ -300,8 +315,7 @@ class DeviceSession:
         while outbox and outbox[0].ready_at <= now:
             chunks.append(outbox.popleft().data)
         writer.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-        if len(outbox) < MAX_PENDING_REPLIES:
-            self._outbox_has_room.set()
+        self._room_changed()
 
     def _next_deadline(self) -> float | None:
         deadlines = []

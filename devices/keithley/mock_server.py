@@ -17,6 +17,7 @@ from typing import Any
 from devices.keithley.config import KeithleyConfig
 from devices.keithley.mock_keithley import MockKeithley
 from harness.device_session import DeviceSession
+from harness.pushed_input import PushedInput, can_push, push_input
 from harness.tcpip import BaseClientOrServer, OneClientServer
 from harness.tcpip.base import cancel_and_await, make_done_future
 
@@ -179,6 +180,10 @@ class MockServer(OneClientServer):
     async def _read_commands(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: DeviceSession
     ) -> None:
+        if can_push(reader, writer):
+            await self._push_commands(reader, writer, session)
+            return
+        # Stand-in streams (recording, fault injection) are read by this task.
         loop = asyncio.get_running_loop()
         transport = writer.transport
         while True:
@@ -192,6 +197,23 @@ class MockServer(OneClientServer):
             # transport (and the error of a lost connection) whenever that matters.
             if transport.get_write_buffer_size() or transport.is_closing():
                 await writer.drain()
+
+    async def _push_commands(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: DeviceSession
+    ) -> None:
+        """Feed the session from the transport's callback: no task wakes up per message."""
+        time = asyncio.get_running_loop().time
+
+        def consume(data: bytes) -> None:
+            session.feed(data, time())
+
+        def on_push(pushed: PushedInput) -> None:
+            session.on_room = lambda room: pushed.release("room") if room else pushed.hold("room")
+
+        try:
+            await push_input(reader, writer, consume, on_push, READ_CHUNK)
+        finally:
+            session.on_room = None
 
     async def _cancel_background_tasks(self) -> None:
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from devices.scpi import Reply
-from harness.device_session import XOFF, XON, DeviceSession
+from harness.device_session import MAX_PENDING_REPLIES, XOFF, XON, DeviceSession
 
 
 class QueueingDevice:
@@ -91,3 +93,40 @@ async def test_a_new_stream_starts_with_the_input_not_stopped() -> None:
     device.queued = 0
     async with session.attached(sink):
         assert not session.input_stopped
+
+
+class DelayingDevice(QueueingDevice):
+    """Answers every message ``delay`` seconds after it arrives."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def receive(self, message: str, now: float) -> list[Reply]:
+        return [Reply(message, now + self.delay)]
+
+
+async def test_on_room_hears_when_the_outbox_fills_and_when_it_has_room_again() -> None:
+    loop = asyncio.get_running_loop()
+    device, sink = DelayingDevice(0.05), Sink()
+    session = session_for(device)
+    heard: list[bool] = []
+    room_again = asyncio.Event()
+
+    def on_room(room: bool) -> None:
+        heard.append(room)
+        if room:
+            room_again.set()
+
+    session.on_room = on_room
+    async with session.attached(sink):
+        session.feed(b"q\n" * (MAX_PENDING_REPLIES - 1), loop.time())
+        assert heard == [] and session.has_room
+        session.feed(b"q\n", loop.time())
+        assert heard == [False] and not session.has_room
+        async with asyncio.timeout(10):
+            await room_again.wait()
+        assert heard == [False, True] and session.has_room
+        async with asyncio.timeout(10):
+            await session.deliver_remaining()
+    assert sink.data.count(b"q\n") == MAX_PENDING_REPLIES

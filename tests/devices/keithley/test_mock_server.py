@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -347,6 +348,36 @@ async def test_xoff_holds_replies_until_xon(
             await client.reader.readuntil(b"\n")
     await client.send(b"\x11")
     assert await client.line() == IDN_6517B
+
+
+async def test_a_client_that_reads_no_replies_stops_being_read_and_loses_none(
+    make_server: ServerFactory
+) -> None:
+    """The server stops taking input while its replies wait unread; reading resumes it."""
+    server = await make_server(speed=0)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    sock.setblocking(False)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    client = RawClient(reader, writer)
+    try:
+        async with asyncio.timeout(WAIT):
+            while server._writer is None:  # noqa: ASYNC110 - no event reports the accept
+                await asyncio.sleep(0.01)
+            transport = server._writer.transport
+            sent = 0
+            # Queries without reading a reply, until the server stops reading them.
+            while transport.is_reading():  # type: ignore[attr-defined]
+                writer.write(b"*IDN?\n" * 100)
+                sent += 100
+                await asyncio.sleep(0)
+        assert transport.get_write_buffer_size() < sent * len(IDN_6517B)
+        for _ in range(sent):
+            assert await client.line() == IDN_6517B
+        assert await client.query("SYST:ERR?") == b'0,"No error"'
+    finally:
+        await client.close()
 
 
 async def test_without_xonxoff_the_bytes_are_invalid_characters(
