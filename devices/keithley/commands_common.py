@@ -163,7 +163,7 @@ def reset_touches_trace(instrument: KeithleyInstrument) -> None:
 
 def reading_fetched(instrument: KeithleyInstrument) -> None:
     """A query returned the latest reading: RAV clears, unless ``F38`` makes it sticky."""
-    if not instrument.config.fidelity_has("F38", "rav_sticky"):
+    if not instrument.rav_sticky:
         instrument.update_measurement_status(reading_available=False)
 
 

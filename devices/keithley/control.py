@@ -53,7 +53,8 @@ class ControlOperations(KeithleyInstrument):
         return self._last_now
 
     def receive(self, message: str, now: float) -> list[Reply]:
-        self._host(now)
+        if now > self._last_now:  # _host(now), inline: this runs for every message
+            self._last_now = now
         return super().receive(message, now)
 
     def poll(self, now: float) -> list[Reply]:

@@ -25,6 +25,7 @@ from devices.keithley.reading_format import (
 )
 from devices.keithley.signal import SignalSimulator
 from devices.keithley.state import Setup, preset_setup, rst_setup
+from devices.keithley.steady_step import SteadyStep
 from devices.keithley.timing import DeviceClock, RealTimeClock, SerialLine, TimingModel
 from devices.keithley.trace import TraceBuffer, TraceSettings
 from devices.keithley.trigger import TriggerModel
@@ -80,6 +81,9 @@ class KeithleyInstrument(ScpiInstrument):
     def __init__(self, config: KeithleyConfig, commands: CommandTable[Any], now: float = 0.0):
         self.config = config
         self.table_options = TableOptions.from_config(config)
+        #: F38 ``rav_sticky``: a reading query leaves RAV set (looked up once: every
+        #: ``DATA:LAT?`` asks).
+        self.rav_sticky = config.fidelity_has("F38", "rav_sticky")
         self.model = config.model
         self.limits: ModelLimits = model_limits(self.model)
         self.timing = TimingModel.from_config(config)
@@ -100,12 +104,14 @@ class KeithleyInstrument(ScpiInstrument):
         )
         self.measurement.pipeline.median_sets_filter_bit = not config.fidelity_has(
             "F29", "median_no_filter_bit")
+        self.acquisition_action = _Acquisition(self)
         self.trigger_model = TriggerModel(
-            lambda: self.setup.layers(), _Acquisition(self), lambda: self.setup.continuous,
-            self._trigger_delay, lambda: self.setup.trigger,
+            lambda: self.setup.layers(), self.acquisition_action, lambda: self.setup.continuous,
+            self.trigger_delay, lambda: self.setup.trigger,
         )
         # Bounded and O(1) at both ends: a speed-0 power-on model adds a reading per message.
         self.acquisition: deque[Reading] = deque(maxlen=MAX_ACQUISITION_READINGS)
+        self.steady_step = SteadyStep(self)
         self.latest: Reading | None = None
         self.fresh = False
         self.read_pending = False
@@ -173,7 +179,7 @@ class KeithleyInstrument(ScpiInstrument):
             self.measurement.settings_settled()
         else:
             self.measurement.settings_may_change()
-        self.sync(call)
+        self._sync_to(self.clock.device_time(call.time))
 
     def sync(self, call: Call) -> float:
         """Run the trigger model up to the unit's device time; return that time."""
@@ -200,7 +206,7 @@ class KeithleyInstrument(ScpiInstrument):
             return
         # A continuous acquisition never goes idle: skip asking (this runs for every message).
         end = None if self.setup.continuous else model.run_until_idle()
-        if end is None and model.step_steady():
+        if end is None and (self.steady_step.step() or model.step_steady()):
             end = model.cursor
         elif end is None:
             step = model.next_event_time()
@@ -217,9 +223,13 @@ class KeithleyInstrument(ScpiInstrument):
     def receive(self, message: str, now: float) -> list[Reply]:
         """Execute one program message (§0.5); speed 0 steps acquisitions first (§6.1)."""
         self.measurement.settings_settled()
-        if not self.engine.blocked:
+        engine = self.engine
+        if not engine.blocked:
             self.instantaneous_step()
-        return self.line.send(super().receive(message, now), self.config.terminator)
+        replies = engine.receive(message, now)
+        if self.clock.speed == 0:  # no line time at speed 0 (SerialLine.send)
+            return replies
+        return self.line.send(replies, self.config.terminator)
 
     def poll(self, now: float) -> list[Reply]:
         """Replies released by unpredictable events (§0.5)."""
@@ -329,7 +339,10 @@ class KeithleyInstrument(ScpiInstrument):
         self.fresh = False
 
     def record(self, reading: Reading) -> None:
-        """A reading completed: latest value, acquisition, buffer, status (§6.4)."""
+        """A reading completed: latest value, acquisition, buffer, status (§6.4).
+
+        ``SteadyStep.step`` does the same inline (the equivalence tests hold them equal).
+        """
         self.measurement.committed()
         self.latest = reading
         self.fresh = True
@@ -337,7 +350,8 @@ class KeithleyInstrument(ScpiInstrument):
         self.trace.store(reading)
         self.update_measurement_status(reading_available=True)
 
-    def _trigger_delay(self) -> float:
+    def trigger_delay(self) -> float:
+        """Device seconds from a trigger-layer pass to the start of the reading."""
         trigger = self.setup.trigger
         if trigger.delay_auto:
             sense = self.setup.sense()
@@ -362,19 +376,11 @@ class KeithleyInstrument(ScpiInstrument):
         """Recompute the measurement condition register (§2.6)."""
         # Runs twice per message at speed 0: locals and one tuple instead of attribute look-ups.
         rof, rav, bav, bhf, bfl, lid, vsc = bits = _MEASUREMENT_BITS[self.model]
-        trace = self.trace
         signals = self.signals
         latest = self.latest
-        value = 0
+        value = self.trace.status_bits(bav, bhf, bfl)
         if latest is not None and latest.status == "O":  # ``Reading.overflow``
-            value = rof
-        if trace.entries:  # an empty buffer is neither available nor half full
-            if trace.available:
-                value |= bav
-            if trace.half_full:
-                value |= bhf
-        if trace.full:
-            value |= bfl
+            value |= rof
         if not signals.interlock_closed:
             value |= lid
         if signals.vsource_compliance:

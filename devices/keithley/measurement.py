@@ -33,7 +33,7 @@ class AuxiliaryValues(NamedTuple):
 _new_tuple = tuple.__new__
 
 
-class _SteadyReading(NamedTuple):
+class SteadyReading(NamedTuple):
     """What a reading with unchanged settings shares with the previous one."""
 
     conversions: SteadyConversions
@@ -69,7 +69,9 @@ class Measurement:
     zero_offsets: dict[str, float] = field(default_factory=dict)
     reuse_settings: bool = True
     pipeline: ReadingPipeline = field(init=False)
-    _steady: _SteadyReading | None = field(default=None, init=False)
+    #: What the next reading may reuse of the last one's settings (None: nothing);
+    #: read-only outside this class.
+    steady: SteadyReading | None = field(default=None, init=False)
     # Until the owner says settings are settled, they may change at any time.
     _changing: bool = field(default=True, init=False)
 
@@ -78,7 +80,7 @@ class Measurement:
 
     def settings_may_change(self) -> None:
         """Settings may change from now until ``settings_settled``: derive them anew."""
-        self._steady = None
+        self.steady = None
         self._changing = True
 
     def settings_settled(self) -> None:
@@ -87,7 +89,7 @@ class Measurement:
 
     def take(self, start: float) -> Reading:
         """One reading starting at device time ``start`` (the trigger delay already elapsed)."""
-        steady = self._steady
+        steady = self.steady
         if steady is not None and steady.conversions.usable():
             value, status, end = steady.conversions.convert(start)
             stamped = start if self.timestamp_at_start else end
@@ -98,17 +100,17 @@ class Measurement:
                                         *steady.tail))
         reading = self._take(start)
         if self.reuse_settings and not self._changing:
-            self._steady = self._steady_reading(reading)
+            self.steady = self._steady_reading(reading)
         return reading
 
-    def _steady_reading(self, reading: Reading) -> _SteadyReading | None:
+    def _steady_reading(self, reading: Reading) -> SteadyReading | None:
         setup = self.setup()
         function = setup.function
         conversions = self.pipeline.steady(function, setup.functions[function],
                                            self._conditions(setup))
         if conversions is None:
             return None
-        return _SteadyReading(conversions, function, reading.range_nominal, reading.digits,
+        return SteadyReading(conversions, function, reading.range_nominal, reading.digits,
                               (reading.temperature, reading.humidity, reading.vsource,
                                reading.filtered, reading.math, reading.relative,
                                reading.zero_check, reading.zero_correct))
@@ -147,7 +149,7 @@ class Measurement:
 
     def acquire_zero(self, function: str) -> None:
         """``ZCOR:ACQ``: store the present zero offset of ``function`` (§7.2)."""
-        self._steady = None
+        self.steady = None
         self.zero_offsets[function] = self.signals.zero_offset(function)
 
     def committed(self) -> None:

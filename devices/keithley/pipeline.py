@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import NamedTuple
 
 from devices.keithley.ranges import Range, RangeTable, range_table
@@ -192,10 +193,14 @@ class SteadyConversions:
         return (pipeline._last_range == self._last_range
                 and pipeline._filters.get(self.function) is self.stack)
 
-    def convert(self, start: float) -> tuple[float, str, float]:
-        """(value, status letter, completion time) of a reading begun at ``start``."""
-        function = self.function
-        sample_next = self.signals.sample_next
+    def convert(self, start: float,
+                sample: Callable[[float], float] | None = None) -> tuple[float, str, float]:
+        """(value, status letter, completion time) of a reading begun at ``start``.
+
+        ``sample`` is the signal's current ``SignalSimulator.sampler`` (looked up if None).
+        """
+        if sample is None:
+            sample = self.signals.sampler(self.function)
         full_scale = self.full_scale
         t = start
         output: float | None = None
@@ -207,7 +212,7 @@ class SteadyConversions:
             stack.begin_reading()
             for _ in range(self.conversions):
                 t += self.t_conv
-                value = sample_next(function, t)
+                value = sample(t)
                 if not abs(value) <= full_scale:  # as Range.holds
                     overflow = True
                 else:
@@ -215,7 +220,7 @@ class SteadyConversions:
         else:
             for _ in range(self.conversions):
                 t += self.t_conv
-                value = sample_next(function, t)
+                value = sample(t)
                 if not abs(value) <= full_scale:  # as Range.holds
                     overflow = True
                 else:

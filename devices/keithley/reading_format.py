@@ -201,6 +201,27 @@ def _template_6517b(fmt: ReadingFormat6517B) -> _Template | None:
             "RNUM" in elements)
 
 
+#: Compiled patterns a formatter keeps (one per function, range and digits seen).
+_COMPILED_LIMIT = 256
+
+
+def _compile(template: _Template, function: str, nominal: float,
+             digits: int) -> tuple[str, float]:
+    """(pattern, divisor): ``template`` with the number layout of a reading filled in.
+
+    The pattern takes the sign, the magnitude over the divisor, the status letter (or
+    ``""``), then the timestamp and the reading number where the template shows them.
+    ``"%08.4f"`` pads as ``body.zfill(8)`` of ``format_mantissa`` does.
+    """
+    pattern, _, show_unit, _, _ = template
+    spec, divisor, suffix = _reading_layout(function, nominal, digits)
+    width = 8 if (spec % 0.0).count(".") else 7  # seven digit characters
+    number = "%0" + str(width) + spec[1:]
+    unit = UNITS[function] if show_unit else ""
+    head = "%s" + number + suffix.replace("%", "%%") + "%s" + unit.replace("%", "%%")
+    return head + pattern[len("%s%s%s"):], divisor
+
+
 @functools.lru_cache(maxsize=256)
 def _mantissa_range(function: str, nominal: float) -> Range:
     """A ``Range`` for its exponent and integer digits; built once, not per reading."""
@@ -271,6 +292,9 @@ class ReadingFormat6517B:
     rtc: Callable[[float], datetime] | None = None
     #: ``format``'s one-call template for the common elements (None: field by field).
     template: _Template | None = field(init=False, repr=False, compare=False, default=None)
+    #: The template with the number layout of one (function, range, digits) filled in.
+    _compiled: dict[tuple[str, float, int], tuple[str, float]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "template", _template_6517b(self))
@@ -286,20 +310,39 @@ class ReadingFormat6517B:
         if template is None:
             return ",".join(self._fields(reading, reading.timestamp, reading.number, "RDNG#",
                                          False))
-        # Every reading at speed 0 is printed: one %-format instead of a field list.
-        pattern, show_status, show_unit, show_time, show_number = template
-        value = reading.value
+        # Every reading at speed 0 is printed: one %-format per reading.
         status = reading.status
         special = _SPECIAL_BY_STATUS.get(status)
         if special is not None:
-            text = format_special(special, self.special_value_style)
-        else:
-            spec, divisor, suffix = _reading_layout(reading.function, reading.range_nominal,
-                                                    reading.digits)
-            body = spec % (abs(value) / divisor)
-            text = ("-" if value < 0 else "+") + body.zfill(8 if "." in body else 7) + suffix
+            return self._format_special(reading, template, special)
+        key = (reading.function, reading.range_nominal, reading.digits)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            if len(self._compiled) >= _COMPILED_LIMIT:
+                self._compiled.clear()
+            compiled = self._compiled[key] = _compile(template, *key)
+        pattern, divisor = compiled
+        _, show_status, _, show_time, show_number = template
+        value = reading.value
+        sign = "-" if value < 0 else "+"
         if not show_status:
             status = ""
+        if not show_number:
+            if show_time:
+                return pattern % (sign, abs(value) / divisor, status, reading.timestamp)
+            return pattern % (sign, abs(value) / divisor, status)
+        number = reading.number
+        if self.wrap_numbers and number >= 0:
+            number %= READING_NUMBER_WRAP
+        if show_time:
+            return pattern % (sign, abs(value) / divisor, status, reading.timestamp, number)
+        return pattern % (sign, abs(value) / divisor, status, number)
+
+    def _format_special(self, reading: Reading, template: _Template, special: float) -> str:
+        """``format`` of a reading whose value prints as a special value (§5.1)."""
+        pattern, show_status, show_unit, show_time, show_number = template
+        text = format_special(special, self.special_value_style)
+        status = reading.status if show_status else ""
         unit = UNITS[reading.function] if show_unit else ""
         if not show_number:
             if show_time:

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -166,6 +166,8 @@ _DIGEST_HALVES = struct.Struct(">QQ")
 _PREFIX_CACHE_LIMIT = 64
 _TWO_TO_MINUS_64 = 2.0**-64
 _TWO_PI = 2.0 * math.pi
+#: Deviates a sampler draws at once (``SignalSimulator.sampler``).
+_DEVIATE_BLOCK = 256
 
 
 def _hash_prefix(seed: int, function: str) -> hashlib.blake2b:
@@ -233,6 +235,10 @@ class SignalSimulator:
     _sources: dict[str, _Source] = field(init=False, repr=False)
     _counters: dict[str, int] = field(init=False, repr=False)
     _prefixes: dict[tuple[int, str], hashlib.blake2b] = field(init=False, repr=False)
+    #: Changes whenever a source, the seed or the counters change (see ``sampler``).
+    generation: int = field(default=0, init=False)
+    _samplers: dict[tuple[str, int, int], Callable[[float], float]] = field(
+        init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._prefixes = {}
@@ -250,12 +256,14 @@ class SignalSimulator:
         name = check_function(function)
         spec = SignalSpec.from_params(kind, **params)
         self._sources[name] = _Source(spec, t, self._counters[name])
+        self._changed()
         return spec
 
     def reset_signals(self, t: float) -> None:
         """Back to the configured sources, with t_set = ``t``."""
         for name, spec in self._initial.items():
             self._sources[name] = _Source(spec, t, self._counters[name])
+        self._changed()
 
     def set_seed(self, seed: int) -> None:
         """A new noise seed; conversion counters restart at 0."""
@@ -358,6 +366,7 @@ class SignalSimulator:
         source = self._sources[check_function(function)]
         if source.spec.kind == "ramp":
             source.t_set = t
+            self._changed()
 
     def snapshot(self) -> dict[str, Any]:
         """Read-only view for the control channel's ``snapshot()``."""
@@ -374,6 +383,60 @@ class SignalSimulator:
         self._counters = dict.fromkeys(FUNCTIONS, 0)
         for source in self._sources.values():
             source.index_at_set = 0
+        self._changed()
+
+    def _changed(self) -> None:
+        self.generation += 1
+        self._samplers.clear()
+
+    def sampler(self, function: str) -> Callable[[float], float]:
+        """``sample_next(function, t)`` as one function of ``t``, for many conversions.
+
+        Valid while ``generation`` stays the same (a source, the seed or the
+        counters changing makes a new one); it gives the very values and advances
+        the very counter that ``sample_next`` would.
+        """
+        key = (function, self.seed, self.generation)
+        sample = self._samplers.get(key)
+        if sample is None:
+            sample = self._samplers[key] = self._make_sampler(function)
+        return sample
+
+    def _make_sampler(self, function: str) -> Callable[[float], float]:
+        counters = self._counters
+        source = self._sources[function]
+        spec = source.spec
+        scale = spec.noise_scale
+        offset = spec.offset
+        if not scale or spec.kind not in ("noise", "constant", "ramp"):
+            # Lists and noiseless sources are rare at speed: the general path does.
+            def sample_general(t: float) -> float:
+                return self.sample_next(function, t)
+            return sample_general
+        key = (self.seed, function)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            self.deviate(function, 0)  # caches the prefix
+            prefix = self._prefixes[key]
+        base = spec.mean if spec.kind == "noise" else spec.value
+        start, slope, t_set = spec.start, spec.slope, source.t_set
+        ramp = spec.kind == "ramp"
+        block: list[float] = []
+        block_start = 0
+
+        def sample_noisy(t: float) -> float:
+            nonlocal block, block_start
+            n = counters[function]
+            counters[function] = n + 1
+            index = n - block_start
+            if not 0 <= index < len(block):
+                # g(n) in blocks: one tight loop instead of a hash per message.
+                block = [_box_muller(prefix.copy(), k) for k in range(n, n + _DEVIATE_BLOCK)]
+                block_start, index = n, 0
+            # SignalSpec.value_at, term by term in the same order (the same rounding).
+            value = start + slope * (t - t_set) if ramp else base
+            return value + scale * block[index] + offset
+        return sample_noisy
 
 
 __all__ = [

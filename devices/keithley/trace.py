@@ -181,6 +181,20 @@ class TraceBuffer:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def status_bits(self, available: int, half_full: int, full: int) -> int:
+        """The given bits of the conditions that hold: BAV, BHF, BFL (§2.6), in one call."""
+        count = len(self.entries)
+        points = self.settings.points
+        value = 0
+        if count:  # an empty buffer is neither available nor half full
+            if count >= self.bav_minimum:
+                value = available
+            if 2 * count >= points:
+                value |= half_full
+        if self.filled_once or count >= points:
+            value |= full
+        return value
+
     @property
     def full(self) -> bool:
         """BFL condition: the buffer holds ``POINts`` readings (ALWays: has filled once)."""

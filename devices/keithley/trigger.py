@@ -73,7 +73,8 @@ class TriggerModel:
     cycle_readings: int = 0
     #: Off: ``step_steady`` always declines (to compare against the general machine).
     fast_steps: bool = True
-    _runs: list[_LayerRun] = field(default_factory=list)
+    #: The pass counts of each layer (a new list at every ``start``).
+    runs: list[_LayerRun] = field(default_factory=list)
 
     # -- control --------------------------------------------------------------
 
@@ -83,7 +84,7 @@ class TriggerModel:
         self.cursor = t
         self.level = 0
         self.cycle_readings = 0
-        self._runs = [_LayerRun() for _ in self.layers()]
+        self.runs = [_LayerRun() for _ in self.layers()]
 
     def abort(self, t: float) -> None:
         """Stop at once; a reading in progress is discarded (``:ABORt``)."""
@@ -96,8 +97,8 @@ class TriggerModel:
 
     def release(self, layer_index: int) -> None:
         """Let the next event of one layer pass once (``:TRIG:IMM``, ``:ARM:SIGN``)."""
-        if self.running and layer_index < len(self._runs):
-            self._runs[layer_index].bypass = True
+        if self.running and layer_index < len(self.runs):
+            self.runs[layer_index].bypass = True
 
     def deliver(self, kind: str, t: float) -> bool:
         """Hand an event (``BUS`` or an external kind) to the waiting layer.
@@ -109,7 +110,7 @@ class TriggerModel:
             return False
         if self.layers()[self.level].source != kind:
             return False
-        self._runs[self.level].bypass = True
+        self.runs[self.level].bypass = True
         self.cursor = max(self.cursor, t)
         self.advance(t)
         return True
@@ -121,7 +122,7 @@ class TriggerModel:
         if not self.running or self.measuring_until is not None:
             return None
         layer = self.layers()[self.level]
-        if layer.source in ("IMM", "TIM") or self._runs[self.level].bypass:
+        if layer.source in ("IMM", "TIM") or self.runs[self.level].bypass:
             return None
         return layer.source
 
@@ -167,7 +168,7 @@ class TriggerModel:
         end = self.measuring_until
         if end is None or not self.fast_steps:
             return False
-        runs = self._runs
+        runs = self.runs
         level = self.level
         if level != len(runs) - 1:  # ``start`` made one run per layer
             return False
@@ -213,7 +214,7 @@ class TriggerModel:
         return self._pass_time(self.level, self.layers())
 
     def _pass_time(self, level: int, layers: Sequence[LayerSettings]) -> float | None:
-        run = self._runs[level]
+        run = self.runs[level]
         if run.bypass:
             return self.cursor
         layer = layers[level]
@@ -226,14 +227,14 @@ class TriggerModel:
         return None
 
     def _pass(self, when: float, layers: Sequence[LayerSettings]) -> None:
-        run = self._runs[self.level]
+        run = self.runs[self.level]
         run.bypass = False
         run.last_pass = when
         self.cursor = when
         if self.level < len(layers) - 1:
             self.cursor += layers[self.level].delay
             self.level += 1
-            child = self._runs[self.level]
+            child = self.runs[self.level]
             child.passes = 0
             child.last_pass = None
             return
@@ -242,13 +243,13 @@ class TriggerModel:
 
     def _after_reading(self, layers: Sequence[LayerSettings]) -> None:
         level = len(layers) - 1
-        self._runs[level].passes += 1
-        while self._runs[level].passes >= layers[level].count:
+        self.runs[level].passes += 1
+        while self.runs[level].passes >= layers[level].count:
             if level == 0:
                 self._end_cycle()
                 return
             level -= 1
-            self._runs[level].passes += 1
+            self.runs[level].passes += 1
         self.level = level
 
     def _end_cycle(self) -> None:

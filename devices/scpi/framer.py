@@ -72,6 +72,10 @@ class Framer:
         self._buffer = bytearray()
         # True while skipping the rest of an overlong message up to its terminator.
         self._discarding = False
+        # The last whole message fed in one piece: a client polling with the same
+        # query gets the same (immutable) event without framing it again.
+        self._last_data = b""
+        self._last_message: Message | None = None
 
     @property
     def pending(self) -> int:
@@ -85,6 +89,8 @@ class Framer:
 
     def feed(self, data: bytes) -> list[FramerEvent]:
         """Consume ``data``; return the events it completes."""
+        if not self._buffer and not self._discarding and data == self._last_data:
+            return [self._last_message] if self._last_message is not None else []
         if self.terminator is not None:
             return self._feed_terminated(data, self.terminator)
         special = _SPECIAL_XONXOFF if self.xonxoff else _SPECIAL
@@ -96,7 +102,7 @@ class Framer:
                 and len(body) <= self.max_message_length
                 and special.search(body) is None
             ):
-                return [Message(body.decode("latin-1"))] if body else []
+                return self._whole(data, body)
         events: list[FramerEvent] = []
         position = 0
         for match in special.finditer(data):
@@ -108,6 +114,12 @@ class Framer:
         if position < len(data):
             self._append(data, position, len(data), events)
         return events
+
+    def _whole(self, data: bytes, body: bytes) -> list[FramerEvent]:
+        """``data``: one whole message ``body`` and its terminator(s); remembered."""
+        message = Message(body.decode("latin-1")) if body else None
+        self._last_data, self._last_message = data, message
+        return [message] if message is not None else []
 
     def _append(self, data: bytes, start: int, end: int, events: list[FramerEvent]) -> None:
         if self._discarding:
@@ -144,7 +156,7 @@ class Framer:
             body = data[:-len(terminator)]
             if (len(body) <= self.max_message_length and terminator not in body
                     and control.search(body) is None):
-                return [Message(body.decode("latin-1"))] if body else []
+                return self._whole(data, body)
         events: list[FramerEvent] = []
         position = 0
         for match in control.finditer(data):

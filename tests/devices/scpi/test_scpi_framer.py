@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from devices.scpi import DeviceClear, FlowControl, Framer, Message, Overrun
 
@@ -115,3 +117,20 @@ def test_reset_forgets_the_partial_message() -> None:
 def test_invalid_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="max_message_length"):
         Framer(max_message_length=0)
+
+
+CHUNKS = (b"*IDN?\n", b"*IDN?\n", b"*ID", b"N?\n", b"\n", b"\r\n", b"A\x03B\n", b"*IDN?\r",
+          b":SENS:DATA?\n", b"\x11*IDN?\n")
+
+
+@pytest.mark.parametrize("xonxoff", [False, True])
+@pytest.mark.parametrize("terminator", [None, b"\n", b"\r\n"])
+@given(chunks=st.lists(st.sampled_from(CHUNKS), max_size=30))
+def test_repeated_chunks_frame_as_the_same_bytes_fed_one_by_one(
+        chunks: list[bytes], xonxoff: bool, terminator: bytes | None) -> None:
+    """A whole message fed again is remembered, never when a partial one is pending."""
+    chunked = Framer(xonxoff=xonxoff, terminator=terminator)
+    bytewise = Framer(xonxoff=xonxoff, terminator=terminator)
+    events = [event for chunk in chunks for event in chunked.feed(chunk)]
+    expected = [event for byte in b"".join(chunks) for event in bytewise.feed(bytes([byte]))]
+    assert events == expected
