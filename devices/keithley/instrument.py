@@ -123,6 +123,8 @@ class KeithleyInstrument(ScpiInstrument):
         self._formats: dict[tuple[Any, ...], ReadingFormat6517B | ReadingFormat6514] = {}
         self._last_text: tuple[Reading, ReadingFormat6517B | ReadingFormat6514, str] | None = None
         super().__init__(commands, options=self._engine_options())
+        self._measurement_bits = _MEASUREMENT_BITS[self.model]
+        self._tracked_measurement_bits = _TRACKED_BITS[self.model]
         # Looked up once: the status model keeps its registers for the engine's lifetime.
         self._measurement_register = self.engine.status.register("measurement")
         self._operation_register = self.engine.status.register("operation")
@@ -186,10 +188,11 @@ class KeithleyInstrument(ScpiInstrument):
         return self._sync_to(self.clock.device_time(call.time))
 
     def _sync_to(self, t: float) -> float:
-        if self.trigger_model.running:
-            self.trigger_model.advance(t)
+        model = self.trigger_model
+        if model.running:
+            model.advance(t)
             self.update_operation_status()
-        if self.opc_armed and not self.trigger_model.running:
+        if self.opc_armed and not model.running:
             self.opc_armed = False
             self.engine.status.set_event(ESR_OPC)
         return t
@@ -375,7 +378,7 @@ class KeithleyInstrument(ScpiInstrument):
     def update_measurement_status(self, reading_available: bool | None = None) -> None:
         """Recompute the measurement condition register (§2.6)."""
         # Runs twice per message at speed 0: locals and one tuple instead of attribute look-ups.
-        rof, rav, bav, bhf, bfl, lid, vsc = bits = _MEASUREMENT_BITS[self.model]
+        rof, rav, bav, bhf, bfl, lid, vsc = self._measurement_bits
         signals = self.signals
         latest = self.latest
         value = self.trace.status_bits(bav, bhf, bfl)
@@ -385,9 +388,9 @@ class KeithleyInstrument(ScpiInstrument):
             value |= lid
         if signals.vsource_compliance:
             value |= vsc
-        updated = _TRACKED_BITS[self.model]
+        updated = self._tracked_measurement_bits
         if reading_available is not None:
-            updated |= bits.rav
+            updated |= rav
             if reading_available:
                 value |= rav
         register = self._measurement_register
@@ -467,7 +470,9 @@ class KeithleyInstrument(ScpiInstrument):
         The text of the last reading is kept: an idle instrument polled with
         ``DATA:LAT?`` prints the same reading again and again.
         """
-        formatter = self.reading_format()
+        setup = self.setup  # reading_format's look-up, inline: once per reading query
+        formatter = self._formats.get((setup.format.elements, setup.system.temperature_unit,
+                                       setup.system.tstamp_type)) or self.reading_format()
         last = self._last_text
         if last is not None and last[0] is reading and last[1] is formatter:
             return last[2]

@@ -202,6 +202,15 @@ class SteadyConversions:
         if sample is None:
             sample = self.signals.sampler(self.function)
         full_scale = self.full_scale
+        if self.conversions == 1:  # the usual reading, without the loops below
+            t = start + self.t_conv
+            value = sample(t)
+            if not abs(value) <= full_scale:  # as Range.holds
+                return OVERFLOW_VALUE, "O", t
+            if self.filtered:
+                self.stack.begin_reading()
+                value = self.stack.push(value)
+            return self._corrected(value, t)
         t = start
         output: float | None = None
         overflow = False
@@ -227,6 +236,10 @@ class SteadyConversions:
                     output = value
         if overflow or output is None:
             return OVERFLOW_VALUE, "O", t
+        return self._corrected(output, t)
+
+    def _corrected(self, output: float, t: float) -> tuple[float, str, float]:
+        """Zero correct and REL applied (§7.2): (value, status letter, ``t``)."""
         if self.zero_correct:
             output -= self.offset
         if self.relative:

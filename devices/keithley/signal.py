@@ -155,33 +155,40 @@ DEFAULT_SIGNALS: Mapping[str, SignalSpec] = {
 def standard_normal(seed: int, function: str, n: int) -> float:
     """g(n): a standard normal deviate keyed by (seed, function, n) (§7.1).
 
-    Counter-based (BLAKE2b of the key, Box-Muller), so any n can be drawn in any
-    order and the same key always gives the same value on every platform.
+    Counter-based, so any n can be drawn in any order and the same key always
+    gives the same value on every platform: ``deviate_block(seed, function, n //
+    DEVIATE_BLOCK)[n % DEVIATE_BLOCK]``.
     """
-    return _box_muller(_hash_prefix(seed, function), n)
+    return deviate_block(seed, function, n // DEVIATE_BLOCK)[n % DEVIATE_BLOCK]
 
 
-_DIGEST_HALVES = struct.Struct(">QQ")
-#: Hash states kept per (seed, function); seeds change rarely, so this is a bound only.
-_PREFIX_CACHE_LIMIT = 64
+#: Deviates g(n) derived from one hash: n // DEVIATE_BLOCK picks the hash.
+DEVIATE_BLOCK = 256
+_BLOCK_WORDS = struct.Struct(f">{DEVIATE_BLOCK}Q")
 _TWO_TO_MINUS_64 = 2.0**-64
 _TWO_PI = 2.0 * math.pi
-#: Deviates a sampler draws at once (``SignalSimulator.sampler``).
-_DEVIATE_BLOCK = 256
 
 
-def _hash_prefix(seed: int, function: str) -> hashlib.blake2b:
-    """A BLAKE2b state that has absorbed ``"<seed>:<function>:"``; copy it to finish a key."""
-    return hashlib.blake2b(f"{seed}:{function}:".encode(), digest_size=16)
+@functools.lru_cache(maxsize=32)
+def deviate_block(seed: int, function: str, block: int) -> tuple[float, ...]:
+    """g(n) for n = block x DEVIATE_BLOCK ... + DEVIATE_BLOCK - 1, in order.
 
-
-def _box_muller(state: hashlib.blake2b, n: int) -> float:
-    """g(n) from a (fresh or copied) prefix state: absorb ``n``, then Box-Muller."""
-    state.update(b"%d" % n)  # the ASCII decimal of n, as in f"{seed}:{function}:{n}"
-    first, second = _DIGEST_HALVES.unpack(state.digest())
-    u1 = (first + 1) * _TWO_TO_MINUS_64  # in (0, 1]: log stays finite
-    u2 = second * _TWO_TO_MINUS_64
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
+    SHAKE-256 of ``"<seed>:<function>:<block>"`` gives DEVIATE_BLOCK 64-bit words:
+    DEVIATE_BLOCK / 2 uniform pairs (u1 in (0, 1], u2 in [0, 1)), each turned by
+    Box-Muller into two independent deviates, r cos(2 pi u2) then r sin(2 pi u2).
+    Drawn a block at a time: at speed 0 a reading per message needs one each.
+    """
+    words = _BLOCK_WORDS.unpack(
+        hashlib.shake_256(f"{seed}:{function}:{block}".encode()).digest(_BLOCK_WORDS.size))
+    deviates: list[float] = []
+    append = deviates.append
+    log, sqrt, cos, sin = math.log, math.sqrt, math.cos, math.sin
+    for index in range(0, DEVIATE_BLOCK, 2):
+        radius = sqrt(-2.0 * log((words[index] + 1) * _TWO_TO_MINUS_64))
+        angle = _TWO_PI * (words[index + 1] * _TWO_TO_MINUS_64)
+        append(radius * cos(angle))
+        append(radius * sin(angle))
+    return tuple(deviates)
 
 
 @dataclass(frozen=True)
@@ -234,14 +241,12 @@ class SignalSimulator:
     _initial: dict[str, SignalSpec] = field(init=False, repr=False)
     _sources: dict[str, _Source] = field(init=False, repr=False)
     _counters: dict[str, int] = field(init=False, repr=False)
-    _prefixes: dict[tuple[int, str], hashlib.blake2b] = field(init=False, repr=False)
     #: Changes whenever a source, the seed or the counters change (see ``sampler``).
     generation: int = field(default=0, init=False)
     _samplers: dict[tuple[str, int, int], Callable[[float], float]] = field(
         init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._prefixes = {}
         initial = dict(DEFAULT_SIGNALS)
         for function, spec in self.signals.items():
             initial[check_function(function)] = spec
@@ -316,14 +321,8 @@ class SignalSimulator:
         return self._counters[check_function(function)]
 
     def deviate(self, function: str, n: int) -> float:
-        """g(n) of ``function`` for the current seed (``standard_normal``, key prefix cached)."""
-        key = (self.seed, function)
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            if len(self._prefixes) >= _PREFIX_CACHE_LIMIT:
-                self._prefixes.clear()
-            prefix = self._prefixes[key] = _hash_prefix(*key)
-        return _box_muller(prefix.copy(), n)
+        """g(n) of ``function`` for the current seed (``standard_normal``)."""
+        return deviate_block(self.seed, function, n // DEVIATE_BLOCK)[n % DEVIATE_BLOCK]
 
     def sample(self, function: str, t: float, n: int) -> float:
         """True input value plus offset of conversion ``n`` at device time ``t``.
@@ -343,13 +342,7 @@ class SignalSimulator:
         counters[function] = n + 1
         source = self._sources[function]
         spec = source.spec
-        if spec.noise_scale:
-            key = (self.seed, function)
-            prefix = self._prefixes.get(key)
-            deviate = (_box_muller(prefix.copy(), n) if prefix is not None
-                       else self.deviate(function, n))
-        else:
-            deviate = 0.0
+        deviate = self.deviate(function, n) if spec.noise_scale else 0.0
         return spec.value_at(t - source.t_set, n - source.index_at_set, deviate)
 
     def shunted_sample(self, function: str, n: int) -> float:
@@ -413,15 +406,11 @@ class SignalSimulator:
             def sample_general(t: float) -> float:
                 return self.sample_next(function, t)
             return sample_general
-        key = (self.seed, function)
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            self.deviate(function, 0)  # caches the prefix
-            prefix = self._prefixes[key]
+        seed = self.seed
         base = spec.mean if spec.kind == "noise" else spec.value
         start, slope, t_set = spec.start, spec.slope, source.t_set
         ramp = spec.kind == "ramp"
-        block: list[float] = []
+        block: tuple[float, ...] = ()
         block_start = 0
 
         def sample_noisy(t: float) -> float:
@@ -430,9 +419,9 @@ class SignalSimulator:
             counters[function] = n + 1
             index = n - block_start
             if not 0 <= index < len(block):
-                # g(n) in blocks: one tight loop instead of a hash per message.
-                block = [_box_muller(prefix.copy(), k) for k in range(n, n + _DEVIATE_BLOCK)]
-                block_start, index = n, 0
+                block_start = n - n % DEVIATE_BLOCK
+                block = deviate_block(seed, function, n // DEVIATE_BLOCK)
+                index = n - block_start
             # SignalSpec.value_at, term by term in the same order (the same rounding).
             value = start + slope * (t - t_set) if ramp else base
             return value + scale * block[index] + offset
@@ -441,6 +430,7 @@ class SignalSimulator:
 
 __all__ = [
     "DEFAULT_SIGNALS",
+    "DEVIATE_BLOCK",
     "FUNCTIONS",
     "NO_HUMIDITY",
     "NO_TEMPERATURE",
@@ -449,5 +439,6 @@ __all__ = [
     "SignalSimulator",
     "SignalSpec",
     "check_function",
+    "deviate_block",
     "standard_normal",
 ]

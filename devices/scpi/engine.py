@@ -31,6 +31,9 @@ DEVICE_CLEAR_REPLY = "DCL"
 NumericUpDown = Literal["reject", "accept"]
 
 
+_new_tuple = tuple.__new__
+
+
 class Reply(NamedTuple):
     """One reply line without terminator, to be sent at host time ``ready_at``."""
 
@@ -211,23 +214,27 @@ class Engine(Generic[T]):
     def _run(self, plan: Plan, index: int, results: list[str], time: float) -> list[Reply]:
         self._results = results
         steps = plan.steps
-        while index < len(steps):
+        count = len(steps)
+        before_unit = self._before_unit
+        target = self.target
+        while index < count:
             step = steps[index]
             if self._operation_complete_armed:
                 self._settle_operation_complete(time)
-            if step.command is None:
+            command = step.command
+            if command is None:
                 self._log_unknown(step)
                 index += 1
                 continue
-            call = Call(self, step.command, step.text, step.args, step.suffixes, time,
+            call = Call(self, command, step.text, step.args, step.suffixes, time,
                         step.is_query, step.tokens)
             try:
                 if step.handler is None:
                     text = step.reply or ""
                 else:
-                    if self._before_unit is not None:
-                        self._before_unit(call)
-                    text = step.handler(self.target, call)
+                    if before_unit is not None:
+                        before_unit(call)
+                    text = step.handler(target, call)
             except Blocked as blocked:
                 self._blocked = _Continuation(plan, index, results, time, blocked.retry_at)
                 self.busy_until = time
@@ -242,7 +249,7 @@ class Engine(Generic[T]):
                 continue
             if step.is_query:
                 results.append(text)
-            time = max(time + self._duration(step.command, call), call.finished_at)
+            time = max(time + self._duration(command, call), call.finished_at)
             index += 1
         failure = plan.failure
         if failure is not None:
@@ -254,7 +261,9 @@ class Engine(Generic[T]):
         self._results = []
         if not results:
             return []
-        if len(results) == 1 or self._options.join_queries:
+        if len(results) == 1:  # the usual case: tuple.__new__ skips Reply.__new__
+            return [_new_tuple(Reply, (results[0], time))]
+        if self._options.join_queries:
             return [Reply(";".join(results), time)]
         return [Reply(result, time) for result in results]
 

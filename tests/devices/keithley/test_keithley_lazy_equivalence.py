@@ -223,3 +223,16 @@ def test_the_fused_step_is_taken_at_power_on() -> None:
     assert fast.trigger_model.step_steady()
     fast.trigger_model.fast_steps = False
     assert not fast.trigger_model.step_steady()
+
+
+def test_the_steady_step_takes_the_reading_of_each_message_at_power_on() -> None:
+    """``SteadyStep`` commits one reading per message once the settings are steady."""
+    fast, _ = make_pair("6517B")
+    fast.receive(":SYST:ZCH OFF", 0.0)
+    fast.receive("*IDN?", 0.0)  # the general path makes the settings steady
+    for _ in range(3):
+        before = fast.measurement.reading_counter
+        assert fast.steady_step.step()
+        assert fast.measurement.reading_counter == before + 1
+    fast.trigger_model.fast_steps = False
+    assert not fast.steady_step.step()

@@ -147,3 +147,55 @@ def test_power_on_restarts_counters() -> None:
     sim.next_index("VOLT")
     sim.power_on(5.0)
     assert sim.conversions("VOLT") == 0
+
+
+# -- sampler: sample_next for many conversions -------------------------------------------------
+
+SAMPLER_SOURCES = (
+    ("VOLT", "noise", {"mean": 0.1, "sigma": 0.2, "offset": 0.25}),
+    ("CURR", "ramp", {"start": 1e-12, "slope": 1e-10, "noise_sigma": 1e-13}),
+    ("VOLT", "constant", {"value": 1.5, "noise_sigma": 0.01}),
+    ("VOLT", "constant", {"value": -2.0}),
+    ("VOLT", "list", {"values": [0.001, 500.0, -0.002], "repeat": True}),
+)
+
+
+@pytest.mark.parametrize(("function", "kind", "params"), SAMPLER_SOURCES)
+def test_sampler_gives_the_values_and_counts_of_sample_next(
+        function: str, kind: str, params: dict[str, object]) -> None:
+    """Across blocks of deviates, interleaved with sample_next, after each kind of change."""
+    sampled, reference = SignalSimulator(seed=3), SignalSimulator(seed=3)
+    for simulator in (sampled, reference):
+        simulator.set_signal(function, kind, 0.5, **params)
+    values, expected = [], []
+    for step in range(700):  # more than two blocks
+        t = 0.5 + step * 0.01
+        if step % 97 == 0:  # the shared counter is advanced by the general path too
+            values.append(sampled.sample_next(function, t))
+        else:
+            values.append(sampled.sampler(function)(t))
+        expected.append(reference.sample_next(function, t))
+        if step == 300:
+            for simulator in (sampled, reference):
+                simulator.set_seed(5)
+        elif step == 400:
+            for simulator in (sampled, reference):
+                simulator.discharge(function, t)
+        elif step == 500:
+            for simulator in (sampled, reference):
+                simulator.set_signal(function, kind, t, **params)
+        elif step == 600:
+            for simulator in (sampled, reference):
+                simulator.power_on(t)
+    assert values == expected
+    assert sampled.conversions(function) == reference.conversions(function)
+
+
+def test_a_sampler_is_replaced_when_the_source_changes() -> None:
+    simulator = SignalSimulator()
+    first = simulator.sampler("VOLT")
+    assert simulator.sampler("VOLT") is first
+    simulator.set_signal("VOLT", "constant", 0.0, value=2.0)
+    second = simulator.sampler("VOLT")
+    assert second is not first
+    assert second(0.0) == 2.0

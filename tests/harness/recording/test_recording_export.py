@@ -28,7 +28,7 @@ def test_pymeasure_pairs_drive_the_real_driver() -> None:
         assert meter.current_range == 2.1e-09
         assert meter.current_nplc == 0.1
         meter.write(":SYST:ZCH OFF")
-        assert meter.current == 1.0007e-12
+        assert meter.current == 1.0017e-12
         meter.source_voltage = 10
         assert meter.source_voltage == 10
         meter.enable_source()

@@ -58,7 +58,7 @@ def test_a_tampered_setting_reply_fails_with_a_readable_diff(tmp_path: Path) -> 
 
 def test_a_tampered_measurement_fails_unless_within_tolerance(tmp_path: Path) -> None:
     path = tamper(SESSIONS / "pymeasure_6517b.jsonl", tmp_path / "m.jsonl",
-                  "+001.0007E-12NADC", "+001.0107E-12NADC")
+                  "+001.0017E-12NADC", "+001.0117E-12NADC")
     strict = verify(path)
     assert not strict.agree
     assert "field 1" in strict.format() and "tolerance 0" in strict.format()
@@ -67,7 +67,7 @@ def test_a_tampered_measurement_fails_unless_within_tolerance(tmp_path: Path) ->
 
 def test_a_changed_reading_format_fails_even_with_loose_tolerances(tmp_path: Path) -> None:
     path = tamper(SESSIONS / "pymeasure_6517b.jsonl", tmp_path / "f.jsonl",
-                  "+001.0007E-12NADC", "+1.0007E-12NADC")
+                  "+001.0017E-12NADC", "+1.0017E-12NADC")
     loose = Tolerances.for_source("hardware")
     result = verify(path, tolerances=loose)
     assert not result.agree
