@@ -15,7 +15,9 @@ The figure of merit is the ratio of the medians of the round-trip times
 trips (total time / count) is printed next to it, so that rare long stalls show,
 and queries/s derive from the mean. The pure model's messages per second (no
 sockets) are printed as well. Not a test.
-Run: ``python bench/scpi_throughput.py [--rounds 10 --iterations 20000]``.
+The rounds are short (200 round trips per variant by default) so that every
+variant meets the same phases of a noisy machine. Run:
+``python bench/scpi_throughput.py [--rounds 100 --iterations 20000 --warmup 50]``.
 """
 
 from __future__ import annotations
@@ -166,14 +168,14 @@ def measure_model(query: str, setup: str, count: int) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=10, help="rounds (default 10)")
+    parser.add_argument("--rounds", type=int, default=100, help="rounds (default 100)")
     parser.add_argument(
         "--iterations",
         type=int,
         default=20_000,
         help="timed round trips per variant over all rounds (default 20000)",
     )
-    parser.add_argument("--warmup", type=int, default=200, help="warm-up per block (default 200)")
+    parser.add_argument("--warmup", type=int, default=50, help="warm-up per block (default 50)")
     parser.add_argument(
         "--model-messages",
         type=int,

@@ -3,7 +3,8 @@
 Two real models get the same random sequence of messages, polls, device clears
 and control operations: one as configured (readings with unchanged settings reuse
 what those settings imply; a steady continuous acquisition takes its per-message
-reading by a fused step), one with every shortcut switched off.
+reading by a fused step, ``TriggerModel.step_steady`` or ``SteadyStep``), one with
+every shortcut switched off.
 Replies, and then every observable part of the state, must be identical.
 """
 
