@@ -164,7 +164,7 @@ def reset_touches_trace(instrument: KeithleyInstrument) -> None:
 def reading_fetched(instrument: KeithleyInstrument) -> None:
     """A query returned the latest reading: RAV clears, unless ``F38`` makes it sticky."""
     if not instrument.rav_sticky:
-        instrument.update_measurement_status(reading_available=False)
+        instrument.clear_reading_available()
 
 
 def execution_error(instrument: KeithleyInstrument, code: int) -> ScpiError:

@@ -398,6 +398,16 @@ class KeithleyInstrument(ScpiInstrument):
         if condition != register.condition:
             register.set_condition(condition)
 
+    def clear_reading_available(self) -> None:
+        """RAV clears: a query returned the latest reading (§2.6).
+
+        The other bits are current: every change of what they reflect updates them.
+        """
+        register = self._measurement_register
+        rav = self._measurement_bits.rav
+        if register.condition & rav:
+            register.set_condition(register.condition & ~rav)
+
     def update_operation_status(self) -> None:
         """Operation condition: idle (bit 10); 6517B waiting for trigger/arm (bits 5/6)."""
         model = self.trigger_model

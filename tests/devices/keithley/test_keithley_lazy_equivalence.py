@@ -237,3 +237,32 @@ def test_the_steady_step_takes_the_reading_of_each_message_at_power_on() -> None
         assert fast.measurement.reading_counter == before + 1
     fast.trigger_model.fast_steps = False
     assert not fast.steady_step.step()
+
+
+#: Messages that change what the measurement bits reflect next to a reading query.
+STATUS_MESSAGES = (
+    "*RST;:SENS:DATA:LAT?", ":TRAC:CLE;:SENS:DATA:LAT?", ":SYST:ZCH ON;:SENS:DATA:LAT?",
+    ":CONF:VOLT;:SENS:DATA:LAT?;:STAT:MEAS:COND?", ":SYST:PRES;:FETC?", ":STAT:MEAS?",
+    ":TRAC:FEED:CONT NEXT;:TRAC:POIN 2;:INIT;:SENS:DATA:LAT?", ":ABOR;:SENS:DATA:LAT?",
+    ":SENS:VOLT:RANG 0.002;:SENS:DATA:LAT?;:STAT:MEAS:COND?",
+    ":STAT:MEAS:PTR 0;NTR 65535;:STAT:MEAS?",
+)
+
+
+@pytest.mark.parametrize("model", ["6517B", "6514"])
+@settings(max_examples=100, deadline=None)
+@given(actions=st.lists(st.one_of(ACTIONS, st.tuples(st.just("message"),
+                                                     st.sampled_from(STATUS_MESSAGES))),
+                        max_size=40))
+def test_a_reading_query_clears_rav_as_a_full_update_would(
+        model: str, actions: list[tuple[str, Any]]) -> None:
+    """``clear_reading_available`` touches RAV alone: the other bits are always current."""
+    cheap, full = MockKeithley(model, speed=0), MockKeithley(model, speed=0)
+    full.clear_reading_available = (  # type: ignore[method-assign]
+        lambda: full.update_measurement_status(reading_available=False))
+    now = 0.0
+    for kind, argument in actions:
+        now += 0.001
+        assert act(cheap, kind, argument, now) == act(full, kind, argument, now)
+        assert cheap.snapshot() == full.snapshot(), (kind, argument)
+    assert observable(cheap) == observable(full)
