@@ -258,10 +258,11 @@ class KeithleyInstrument(ScpiInstrument):
             seconds = self.timing.query_latency_s
         else:
             return 0.0
-        if self.clock.speed == 0:
-            self.clock.advance_to(self.clock.device_time(call.time) + seconds)
+        speed = self.clock.speed
+        if speed == 0:
+            self.clock.advance_by(seconds)
             return 0.0
-        return seconds / self.clock.speed
+        return seconds / speed
 
     def reset(self, call: Call) -> None:
         """*RST (§2.2, §4.13): *RST setup, trigger model aborted, no readings."""

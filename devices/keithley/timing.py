@@ -67,6 +67,11 @@ class DeviceClock:
         """Host seconds a device duration takes (0 at speed 0)."""
         return 0.0 if self._speed == 0 else device_seconds / self._speed
 
+    def advance_by(self, device_seconds: float) -> None:
+        """At speed 0, ``advance_to(device_time(now) + device_seconds)`` in one call."""
+        if self._speed == 0 and device_seconds > 0:
+            self._cursor += device_seconds
+
     def advance_to(self, device_time: float) -> None:
         """At speed 0, move device time forward to ``device_time`` (never backwards).
 

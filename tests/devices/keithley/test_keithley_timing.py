@@ -69,6 +69,15 @@ def test_speed_zero_is_instantaneous_and_device_time_moves_only_with_work() -> N
     clock.advance_to(1.0)  # never backwards
     assert clock.device_time(51.0) == 5.37
     assert clock.duration_on_host(5.37) == 0.0
+    clock.advance_by(0.25)
+    clock.advance_by(-1.0)  # never backwards
+    assert clock.device_time(52.0) == 5.37 + 0.25
+
+
+def test_advance_by_does_nothing_when_device_time_follows_the_host() -> None:
+    clock = DeviceClock(speed=1.0, now=0.0)
+    clock.advance_by(5.0)
+    assert clock.device_time(2.0) == 2.0
 
 
 def test_switching_from_speed_zero_continues_from_the_device_cursor() -> None:
