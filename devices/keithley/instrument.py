@@ -399,6 +399,17 @@ class KeithleyInstrument(ScpiInstrument):
         if condition != register.condition:
             register.set_condition(condition)
 
+    def reading_available(self, overflow: bool) -> None:
+        """RAV sets and ROF follows a new reading; nothing else changed (§2.6).
+
+        ``update_measurement_status(True)`` for a reading the buffer did not take.
+        """
+        rof, rav = self._measurement_bits.rof, self._measurement_bits.rav
+        register = self._measurement_register
+        condition = (register.condition & ~rof) | rav | (rof if overflow else 0)
+        if condition != register.condition:
+            register.set_condition(condition)
+
     def clear_reading_available(self) -> None:
         """RAV clears: a query returned the latest reading (§2.6).
 

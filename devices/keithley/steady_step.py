@@ -91,7 +91,9 @@ class SteadyStep:
             trace = self._trace
             if trace.settings.control != "NEV":
                 trace.store(reading)
-            instrument.update_measurement_status(True)
+                instrument.update_measurement_status(True)
+            else:  # the buffer is as it was: only ROF and RAV can change
+                instrument.reading_available(reading.status == "O")
         model.cycle_readings += 1
         run.passes += 1
         run.last_pass = end
