@@ -120,8 +120,13 @@ class _FilterStack:
     def push(self, value: float) -> float:
         """Feed one conversion; return the filter output so far."""
         if self.median:
-            self.window.append(value)
-            value = _median(self.window)
+            window = self.window
+            window.append(value)
+            # statistics.median without its generic overhead (once per conversion).
+            ordered = sorted(window)
+            middle = len(ordered) // 2
+            value = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1]
+                                                              + ordered[middle]) / 2
         if not self.averaging:
             return value
         stack = self.stack
@@ -130,15 +135,6 @@ class _FilterStack:
                 stack.clear()
         stack.append(value)
         return math.fsum(stack) / len(stack)
-
-
-def _median(values: deque[float]) -> float:
-    """``statistics.median`` of a non-empty window, without its generic overhead."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 class _ReadingPlan(NamedTuple):
@@ -208,9 +204,13 @@ class SteadyConversions:
             if not abs(value) <= full_scale:  # as Range.holds
                 return OVERFLOW_VALUE, "O", t
             if self.filtered:
-                self.stack.begin_reading()
-                value = self.stack.push(value)
-            return self._corrected(value, t)
+                stack = self.stack
+                if stack.repeat:  # _FilterStack.begin_reading
+                    stack.stack.clear()
+                value = stack.push(value)
+            if self.zero_correct or self.relative:
+                return self._corrected(value, t)
+            return value, "N", t
         t = start
         output: float | None = None
         overflow = False
