@@ -345,7 +345,8 @@ class KeithleyInstrument(ScpiInstrument):
     def record(self, reading: Reading) -> None:
         """A reading completed: latest value, acquisition, buffer, status (§6.4).
 
-        ``SteadyStep.step`` does the same inline (the equivalence tests hold them equal).
+        ``SteadyStep.step`` does the same inline, with ``reading_available`` when the buffer
+        takes nothing (the equivalence tests hold them equal).
         """
         self.measurement.committed()
         self.latest = reading
