@@ -214,26 +214,16 @@ class SteadyConversions:
         t = start
         output: float | None = None
         overflow = False
-        # Two loops rather than a filter test per conversion: at speed 0 this runs for
-        # every message (§6.1).
-        if self.filtered:
-            stack = self.stack
-            stack.begin_reading()
-            for _ in range(self.conversions):
-                t += self.t_conv
-                value = sample(t)
-                if not abs(value) <= full_scale:  # as Range.holds
-                    overflow = True
-                else:
-                    output = stack.push(value)
-        else:
-            for _ in range(self.conversions):
-                t += self.t_conv
-                value = sample(t)
-                if not abs(value) <= full_scale:  # as Range.holds
-                    overflow = True
-                else:
-                    output = value
+        filters = self.stack if self.filtered else None
+        if filters is not None:
+            filters.begin_reading()
+        for _ in range(self.conversions):
+            t += self.t_conv
+            value = sample(t)
+            if not abs(value) <= full_scale:  # as Range.holds
+                overflow = True
+            else:
+                output = filters.push(value) if filters is not None else value
         if overflow or output is None:
             return OVERFLOW_VALUE, "O", t
         return self._corrected(output, t)
